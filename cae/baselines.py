@@ -1,0 +1,108 @@
+"""The paper's two baselines on an ImageNet ResNet-18: a trained fc head ("ResNet18") and "Feature+KM".
+
+Every baseline result must carry the `weights_label` that `load_resnet18` returns, so
+that a run on untrained weights can never pass for the paper's baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import ResNet, ResNet18_Weights, resnet18
+
+from cae.clustering import ElbowResult, kmeans_elbow
+from cae.errors import CaeError
+from cae.evaluate import Prediction, head_prediction, mapping_protocol, train_linear_head
+
+IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def imagenet_cache_path() -> Path:
+    """Where torchvision looks for (and downloads) the ImageNet ResNet-18 weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(IMAGENET_WEIGHTS.url)
+
+
+def load_resnet18(weights_path: str | None = None, allow_untrained: bool = False,
+                  seed: int = 0) -> tuple[ResNet, str]:
+    """ResNet-18 with ImageNet weights, labelled "imagenet", or a seeded untrained one, "untrained".
+
+    The weights come from `weights_path` if given, else from the torch hub cache file, else
+    from a download; untrained weights are used only when `allow_untrained` is set.
+    """
+    path = Path(weights_path) if weights_path is not None else imagenet_cache_path()
+    if path.is_file():
+        model = resnet18()
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model, "imagenet"
+    if weights_path is not None:
+        raise CaeError(f"ResNet-18 weights file {weights_path} not found; download "
+                       f"{IMAGENET_WEIGHTS.url} there or leave --weights-path unset")
+    try:
+        return resnet18(weights=IMAGENET_WEIGHTS), "imagenet"
+    except OSError as exc:
+        if not allow_untrained:
+            raise CaeError(f"cannot get the ImageNet ResNet-18 weights ({exc}); download "
+                           f"{IMAGENET_WEIGHTS.url} to {imagenet_cache_path()} (or pass "
+                           "--weights-path FILE), or pass --allow-untrained-weights to run the "
+                           "baselines on an untrained network") from None
+    print(f"WARNING: ImageNet ResNet-18 weights unavailable (not at {imagenet_cache_path()}); the "
+          "baselines use an UNTRAINED, randomly initialised ResNet-18 and are labelled "
+          "weights=untrained: they are NOT the paper's baselines", file=sys.stderr)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return resnet18(), "untrained"
+
+
+def resnet_features(model: ResNet, images_uint8: torch.Tensor, image_size: int = 28,
+                    batch_size: int = 256, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Frozen avgpool features (N, 512) of uint8 images: grey to RGB, [0, 1], resize, ImageNet normalisation.
+
+    Puts the model in eval mode (BatchNorm uses its stored ImageNet statistics).
+    """
+    backbone = nn.Sequential(*list(model.children())[:-1]).eval().to(device)  # everything up to avgpool
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    features = []
+    with torch.no_grad():
+        for batch in images_uint8.split(batch_size):
+            x = (batch.to(device).float() / 255).expand(-1, 3, -1, -1)  # grey: one channel to three
+            if image_size != x.shape[-1]:
+                x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+            features.append(backbone((x - mean) / std).flatten(1).cpu())
+    return torch.cat(features)
+
+
+def transfer_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndarray,
+                      eval_feats: dict[str, torch.Tensor], n_classes: int, epochs: int, lr: float,
+                      batch_size: int, seed: int) -> dict[str, Prediction]:
+    """The paper's "ResNet18" row: a new fc layer with Adam on the whole train set, backbone frozen.
+
+    Nothing before the fc trains and there is no augmentation, so training the fc on
+    precomputed avgpool features is the same computation; the fc sees raw features.
+    """
+    head = train_linear_head(train_feats, train_y, n_classes, epochs, lr, batch_size, seed,
+                             standardize=False)
+    return {name: head_prediction(head, h) for name, h in eval_feats.items()}
+
+
+def kmeans_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndarray,
+                    eval_feats: dict[str, torch.Tensor], n_classes: int, k_min: int, k_max: int,
+                    seed: int, n_init: int = 10) -> tuple[ElbowResult, dict[str, Prediction]]:
+    """The paper's "Feature+KM" row: KMeans with the elbow on the features, then mapping protocol (a).
+
+    KMeans runs on L2-normalised features so that its Euclidean clusters agree with the
+    cosine nearest-centroid assignment the mapping uses (closely, not exactly: the
+    centroids of unit vectors are shorter than 1 and not all of the same length).
+    """
+    elbow = kmeans_elbow(F.normalize(train_feats.float(), dim=1).numpy(), k_min, k_max, seed, n_init)
+    prototypes = torch.from_numpy(elbow.centroids)
+    return elbow, {name: mapping_protocol(train_feats, train_y, h, prototypes, n_classes)
+                   for name, h in eval_feats.items()}

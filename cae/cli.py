@@ -1,0 +1,167 @@
+"""The `cae` command line: train, evaluate, baselines, reproduce.
+
+Every command builds one `RunConfig` (profile + options + `--set name=value`) and
+writes into a run directory. Bad input gets one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from cae.config import PROFILES, RunConfig, load_config, make_config
+from cae.errors import CaeError
+
+SUMMARY_COLUMNS = ["model", "split", "protocol", "accuracy", "precision_macro", "recall_macro", "auc"]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="pneumoniamnist",
+                        help="mnist or any 2D MedMNIST name, e.g. pneumoniamnist (default)")
+    parser.add_argument("--profile", default="quick", choices=list(PROFILES),
+                        help="smoke: seconds; quick (default): minutes on a CPU; "
+                             "paper: the paper's 100 epochs, 50 of warm-up")
+    parser.add_argument("--seed", type=int, help="seed of everything random (default 0)")
+    parser.add_argument("--data-dir", help="folder with local data copies (default: "
+                                           "$CAE_DATA_DIR, else each library's cache)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        help="auto (default): bf16 on CUDA and on CPUs with bf16 units")
+    parser.add_argument("--epochs", type=int, help="total epochs (phase 1 + phase 2)")
+    parser.add_argument("--batch-size", type=int, help="images per batch (two views each)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="set any RunConfig field, e.g. --set temperature=0.2 "
+                             "(repeatable; tuples as 32,64,128)")
+    _run_dir(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", type=Path,
+                        help="where config, checkpoint, metrics and figures go "
+                             "(default runs/<dataset>-<profile>-seed<seed>)")
+
+
+def _weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights-path", help="ImageNet ResNet-18 weights file "
+                                               "(default: torch hub cache)")
+    parser.add_argument("--allow-untrained-weights", action="store_true",
+                        help="run the ResNet-18 baselines on an untrained network when no "
+                             "ImageNet weights are available (rows are labelled untrained)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cae", description="Contrastive autoencoder for unsupervised medical image "
+                                "clustering and reconstruction (Ferrante et al.).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train both phases (checkpoint every epoch)")
+    _common(train)
+    train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+
+    evaluate = commands.add_parser("evaluate", help="score a trained run: 3 protocols + floors, figures")
+    _run_dir(evaluate)
+    evaluate.add_argument("--data-dir", help="folder with local data copies")
+    evaluate.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    evaluate.add_argument("--no-floors", action="store_true",
+                          help="skip majority-class, raw-pixel and untrained-encoder rows")
+
+    baselines = commands.add_parser("baselines", help="ResNet-18 transfer and ResNet-18 features + KMeans")
+    _common(baselines)
+    _weights(baselines)
+
+    reproduce = commands.add_parser("reproduce", help="train + evaluate + baselines for one dataset and profile")
+    _common(reproduce)
+    _weights(reproduce)
+    reproduce.add_argument("--retrain", action="store_true", help="train again even if the run is complete")
+    reproduce.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    reproduce.add_argument("--no-baselines", action="store_true", help="skip the ResNet-18 baselines")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of the options: profile, explicit flags, then --set pairs."""
+    overrides = {}
+    for pair in args.set:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise CaeError(f"--set expects NAME=VALUE, got {pair!r}")
+        overrides[name.strip()] = value.strip()
+    for name in ("dataset", "seed", "data_dir", "device", "precision", "epochs", "batch_size",
+                 "weights_path"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    if getattr(args, "allow_untrained_weights", False):
+        overrides["allow_untrained_weights"] = True
+    if args.quiet:
+        overrides["progress"] = False
+    if "epochs" in overrides and "warmup_epochs" not in overrides:
+        epochs = int(overrides["epochs"])
+        base = make_config(args.profile)
+        overrides["warmup_epochs"] = max(1, round(epochs * base.warmup_epochs / base.epochs))
+        overrides["lr_warmup_epochs"] = round(epochs * base.lr_warmup_epochs / base.epochs)
+    return make_config(args.profile, **overrides)
+
+
+def _summary(table: pd.DataFrame) -> str:
+    columns = [c for c in SUMMARY_COLUMNS + ["weights"] if c in table.columns]
+    return table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def _run(args: argparse.Namespace) -> None:
+    from cae import pipeline
+
+    if args.command == "evaluate":
+        if args.run_dir is None:
+            raise CaeError("evaluate needs --run-dir (a folder written by `cae train`)")
+        cfg = load_config(args.run_dir / "config.json")
+        volatile = {k: getattr(args, k) for k in ("data_dir", "device") if getattr(args, k)}
+        cfg = dataclasses.replace(cfg, **volatile).validate()
+        table = pipeline.evaluate_run(cfg, pipeline.load(cfg), args.run_dir,
+                                      floors=not args.no_floors)
+        pipeline.write_metrics(table, args.run_dir)
+        print(_summary(table))
+        print(f"metrics and figures in {args.run_dir}")
+        return
+
+    cfg = config_from_args(args)
+    run_dir = args.run_dir or pipeline.run_dir_for(cfg)
+    started = time.perf_counter()
+    if args.command == "train":
+        pipeline.train_run(cfg, pipeline.load(cfg), run_dir, args.resume)
+        print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint in {run_dir}")
+    elif args.command == "baselines":
+        pipeline.prepare_run_dir(cfg, run_dir, resume=False)
+        table = pd.DataFrame(pipeline.baseline_rows(cfg, pipeline.load(cfg)))
+        table.to_json(run_dir / "baselines.json", orient="records", indent=2)
+        print(_summary(table))
+        print(f"baselines in {run_dir / 'baselines.json'}")
+    else:
+        artifacts = pipeline.reproduce(cfg, run_dir, retrain=args.retrain,
+                                       baselines=not args.no_baselines, resume=args.resume)
+        print(_summary(artifacts.metrics))
+        seconds = artifacts.provenance["wall_time_s"]["total"]
+        print(f"run complete ({seconds:.0f} s of compute); artifacts in {run_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _run(args)
+    except CaeError as exc:
+        print(f"cae: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cae: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

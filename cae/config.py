@@ -1,0 +1,202 @@
+"""One typed run configuration holding every knob, with named profiles.
+
+Every number in the book traces back to one `RunConfig`, saved as JSON beside the
+run's results. The CLI, papermill parameters and tests all build it the same way:
+`make_config(profile, **overrides)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cae.errors import CaeError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+# Fields that do not change what a run computes: they may differ on resume.
+_VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
+                    "allow_untrained_weights", "compile"}
+
+
+@dataclass
+class RunConfig:
+    """Every setting of one run: data, networks, losses, optimizer, clustering, evaluation."""
+
+    # data and run
+    dataset: str = "pneumoniamnist"
+    data_dir: str | None = None
+    profile: str = "quick"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    train_subset: int | None = None
+    progress: bool = True
+
+    # networks (the paper fixes latent_dim = 128 and the layer pattern, not the widths)
+    channels: tuple[int, int, int] = (32, 64, 128)
+    latent_dim: int = 128
+    projector_dims: tuple[int, int, int] = (256, 256, 128)
+
+    # losses
+    temperature: float = 0.5
+    alpha: float = 0.1
+
+    # augmentation (each transform applied with probability aug_prob)
+    aug_prob: float = 0.5
+    rotation_degrees: float = 30.0
+    blur_sigma: tuple[float, float] = (0.1, 1.0)
+    noise_std: float = 0.05
+    crop_scale: tuple[float, float] = (0.6, 1.0)
+
+    # schedule and optimizer (LARS; lr 0.01 -> 0.25 linearly, cosine to 0.05)
+    batch_size: int = 256
+    epochs: int = 100
+    warmup_epochs: int = 50
+    lr_start: float = 0.01
+    lr_peak: float = 0.25
+    lr_final: float = 0.05
+    lr_warmup_epochs: int = 10
+    momentum: float = 0.9
+    weight_decay: float = 1e-6
+    lars_trust_coefficient: float = 0.02
+
+    # clustering and conditional decoder
+    k_min: int = 2
+    k_max: int = 10
+    kmeans_n_init: int = 10
+    assign_temperature: float = 0.1
+
+    # evaluation
+    knn_k: int = 5
+    probe_fraction: float = 0.2
+    probe_epochs: int = 200
+    probe_lr: float = 3e-4
+    probe_batch_size: int = 256
+    tsne_samples: int = 2000
+
+    # baselines
+    resnet_epochs: int = 100
+    resnet_lr: float = 1e-4
+    resnet_image_size: int = 28
+    weights_path: str | None = None
+    allow_untrained_weights: bool = False
+
+    def validate(self) -> RunConfig:
+        """Raise CaeError naming the first value out of range; return self when valid."""
+        checks = [
+            (self.seed >= 0, "seed must be >= 0"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (self.batch_size >= 2, "batch_size must be >= 2 (NT-Xent needs negatives)"),
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (0 < self.warmup_epochs <= self.epochs,
+             "warmup_epochs must be in 1..epochs (phase 1 length)"),
+            (0 <= self.lr_warmup_epochs <= self.epochs, "lr_warmup_epochs must be in 0..epochs"),
+            (min(self.lr_start, self.lr_peak, self.lr_final) > 0, "learning rates must be > 0"),
+            (len(self.channels) == 3 and min(self.channels) > 0,
+             "channels must be three positive widths"),
+            (self.latent_dim > 0, "latent_dim must be > 0"),
+            (len(self.projector_dims) == 3 and min(self.projector_dims) > 0,
+             "projector_dims must be three positive sizes"),
+            (self.temperature > 0, "temperature must be > 0"),
+            (self.alpha >= 0, "alpha must be >= 0"),
+            (0 <= self.aug_prob <= 1, "aug_prob must be in [0, 1]"),
+            (0 < self.crop_scale[0] <= self.crop_scale[1] <= 1, "crop_scale must be 0 < lo <= hi <= 1"),
+            (0 < self.blur_sigma[0] <= self.blur_sigma[1], "blur_sigma must be 0 < lo <= hi"),
+            (self.noise_std >= 0, "noise_std must be >= 0"),
+            (2 <= self.k_min <= self.k_max, "k range must satisfy 2 <= k_min <= k_max"),
+            (self.assign_temperature > 0, "assign_temperature must be > 0"),
+            (self.knn_k >= 1, "knn_k must be >= 1"),
+            (0 < self.probe_fraction <= 1, "probe_fraction must be in (0, 1]"),
+            (self.probe_epochs >= 1 and self.resnet_epochs >= 1, "probe/resnet epochs must be >= 1"),
+            (self.train_subset is None or self.train_subset >= 16, "train_subset must be >= 16"),
+            (self.resnet_image_size >= 28, "resnet_image_size must be >= 28"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise CaeError(f"invalid configuration: {message}")
+        return self
+
+    @property
+    def phase2_epochs(self) -> int:
+        """Epochs of the conditional-decoder phase."""
+        return self.epochs - self.warmup_epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        """Write the config as pretty JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def fingerprint(self) -> str:
+        """Hash of every field that changes what training computes (for resume checks)."""
+        kept = {k: v for k, v in self.to_dict().items() if k not in _VOLATILE_FIELDS}
+        return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # seconds: for tests and CI
+    "smoke": dict(train_subset=512, batch_size=128, epochs=3, warmup_epochs=2,
+                  lr_warmup_epochs=1, k_max=4, kmeans_n_init=2, probe_epochs=5,
+                  resnet_epochs=3, tsne_samples=300),
+    # minutes on a laptop CPU
+    "quick": dict(epochs=20, warmup_epochs=12, lr_warmup_epochs=2, probe_epochs=100,
+                  resnet_epochs=30, tsne_samples=1000),
+    # the paper's settings: 100 epochs, 50 of warm-up, lr warm-up over 10
+    "paper": dict(epochs=100, warmup_epochs=50, lr_warmup_epochs=10),
+}
+
+
+_OPTIONAL_TYPES = {"train_subset": int}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a CLI/papermill string (or list) into the type of field `name`."""
+    default = RunConfig.__dataclass_fields__[name].default
+    if isinstance(default, tuple):
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(type(default[0])(v) for v in items)
+    if not isinstance(value, str):
+        return value
+    if isinstance(default, bool):
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise CaeError(f"invalid configuration: {name} must be true or false, got {value!r}")
+    if value.lower() in ("none", "null", ""):
+        return None
+    kind = _OPTIONAL_TYPES.get(name) or {int: int, float: float}.get(type(default))
+    try:
+        return kind(value) if kind else value
+    except ValueError:
+        raise CaeError(f"invalid configuration: {name} must be a number, got {value!r}") from None
+
+
+def make_config(profile: str = "quick", **overrides: Any) -> RunConfig:
+    """Build and validate the config of a named profile with field overrides."""
+    if profile not in PROFILES:
+        raise CaeError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise CaeError(f"unknown configuration field(s): {', '.join(unknown)}")
+    values = {**PROFILES[profile], "profile": profile}
+    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None or k == "data_dir"})
+    return RunConfig(**values).validate()
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read a config saved by `RunConfig.save`."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CaeError(f"cannot read config {path}: {exc}") from None
+    return RunConfig(**{k: _coerce(k, v) for k, v in raw.items()}).validate()

@@ -1,0 +1,182 @@
+"""Datasets as in-memory tensors: MNIST via torchvision, 2D MedMNIST via medmnist.
+
+A local copy is read first (option `data_dir`, else the environment variable
+`CAE_DATA_DIR`, else each library's default cache); otherwise the official download
+code runs. When neither works the error names the file, its MD5 and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cae.errors import CaeError
+
+DATA_DIR_ENV = "CAE_DATA_DIR"
+MEDMNIST_DEFAULT_ROOT = Path.home() / ".medmnist"
+MNIST_DEFAULT_ROOT = Path.home() / ".cache" / "cae" / "data"
+
+
+@dataclass
+class Split:
+    """One split held in memory: images uint8 (N, C, 28, 28) and labels int64 (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Dataset:
+    """A dataset's splits, class names, and the MD5 of every file it was read from."""
+
+    name: str
+    splits: dict[str, Split]
+    class_names: list[str]
+    md5: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.splits["train"].images.shape[1])
+
+    @property
+    def eval_splits(self) -> list[str]:
+        """Splits reported in results: val (where the dataset has one) and test."""
+        return [s for s in ("val", "test") if s in self.splits]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
+    """The data directory: the given one, else $CAE_DATA_DIR, else None (library caches)."""
+    chosen = data_dir or os.environ.get(DATA_DIR_ENV) or None
+    return Path(chosen).expanduser() if chosen else None
+
+
+def md5sum(path: Path) -> str:
+    """MD5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_md5(path: Path, expected: str) -> str:
+    """Return the file's MD5, or raise CaeError when it differs from the expected one."""
+    actual = md5sum(path)
+    if actual != expected:
+        raise CaeError(f"{path} is corrupt or not the official file: MD5 {actual}, expected "
+                       f"{expected}. Delete it and download it again.")
+    return actual
+
+
+def medmnist_2d_flags() -> list[str]:
+    """Names of every 2D MedMNIST dataset the installed medmnist knows."""
+    import medmnist
+
+    return sorted(flag for flag in medmnist.INFO if not flag.endswith("3d"))
+
+
+def available_datasets() -> list[str]:
+    return ["mnist", *medmnist_2d_flags()]
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
+                 train_subset: int | None = None, seed: int = 0) -> Dataset:
+    """Load a dataset into memory; `train_subset` keeps a seeded random part of train."""
+    name = name.lower()
+    if name == "mnist":
+        dataset = _load_mnist(resolve_data_dir(data_dir))
+    elif name in medmnist_2d_flags():
+        dataset = _load_medmnist(name, resolve_data_dir(data_dir))
+    else:
+        raise CaeError(f"unknown dataset {name!r}; choose one of: {', '.join(available_datasets())}")
+    if train_subset is not None and train_subset < len(dataset.splits["train"]):
+        train = dataset.splits["train"]
+        keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:train_subset]
+        dataset.splits["train"] = Split(train.images[keep], train.labels[keep])
+    return dataset
+
+
+def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:
+    images = torch.as_tensor(np.asarray(images), dtype=torch.uint8)
+    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
+    return Split(images.contiguous(), torch.as_tensor(np.asarray(labels)).reshape(-1).long())
+
+
+def _load_medmnist(flag: str, data_dir: Path | None) -> Dataset:
+    import medmnist
+
+    info = medmnist.INFO[flag]
+    filename = f"{flag}.npz"
+    candidates = [d for d in ([data_dir / "medmnist", data_dir] if data_dir else []) if d]
+    candidates.append(MEDMNIST_DEFAULT_ROOT)
+    root = next((d for d in candidates if (d / filename).is_file()), None)
+    if root is None:
+        root = candidates[0]
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            getattr(medmnist, info["python_class"])(split="train", root=str(root), download=True)
+        except Exception as exc:  # any download failure: offline, proxy, read-only folder
+            raise CaeError(
+                f"{filename} not found and could not be downloaded ({type(exc).__name__}). "
+                f"Download {info['url']} (MD5 {info['MD5']}) and put it at "
+                f"{candidates[0] / filename}, or pass --data-dir / set {DATA_DIR_ENV} to a folder "
+                f"holding medmnist/{filename}.") from None
+    md5 = verify_md5(root / filename, info["MD5"])
+    python_class = getattr(medmnist, info["python_class"])
+    try:
+        splits = {split: python_class(split=split, root=str(root), download=False)
+                  for split in ("train", "val", "test")}
+    except Exception as exc:
+        raise CaeError(f"cannot read {root / filename}: {exc}") from None
+    class_names = [info["label"][str(i)] for i in range(len(info["label"]))]
+    return Dataset(flag, {s: _to_split(d.imgs, d.labels) for s, d in splits.items()},
+                   class_names, {filename: md5})
+
+
+def _load_mnist(data_dir: Path | None) -> Dataset:
+    from torchvision.datasets import MNIST
+
+    root = data_dir or MNIST_DEFAULT_ROOT
+    raw = root / "MNIST" / "raw"
+    md5 = {}
+    for gz_name, expected in MNIST.resources:
+        gz_name = Path(gz_name).name
+        if (raw / gz_name).is_file():
+            md5[gz_name] = verify_md5(raw / gz_name, expected)
+    try:
+        splits = {"train": MNIST(str(root), train=True, download=False),
+                  "test": MNIST(str(root), train=False, download=False)}
+    except RuntimeError:
+        splits = _download_mnist(root, raw)
+    except Exception as exc:
+        raise CaeError(f"cannot read MNIST under {raw}: {exc}. Delete the folder and "
+                       f"download again.") from None
+    return Dataset("mnist", {s: _to_split(d.data.numpy(), d.targets.numpy())
+                             for s, d in splits.items()},
+                   [str(i) for i in range(10)], md5)
+
+
+def _download_mnist(root: Path, raw: Path) -> dict:
+    from torchvision.datasets import MNIST
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return {"train": MNIST(str(root), train=True, download=True),
+                "test": MNIST(str(root), train=False, download=True)}
+    except Exception as exc:
+        files = ", ".join(f"{Path(n).name} (MD5 {m})" for n, m in MNIST.resources)
+        raise CaeError(f"MNIST not found under {raw} and could not be downloaded "
+                       f"({type(exc).__name__}). Put {files} there (uncompressed beside the .gz), "
+                       f"or pass --data-dir / set {DATA_DIR_ENV} to a folder holding MNIST/raw/.") from None

@@ -1,0 +1,306 @@
+"""One run end to end: train, evaluate (with floors), baselines, figures, artifacts.
+
+A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.json`,
+`metrics.json` / `metrics.csv` (one row per model, split and protocol),
+`provenance.json` (data MD5s, package versions, device, precision, wall times) and
+`figures/`. `reproduce` reuses the artifacts of a finished run with the same config
+unless asked to retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from cae import figures
+from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
+from cae.clustering import kmeans_elbow, soft_assign
+from cae.config import RunConfig, load_config
+from cae.data import Dataset, load_dataset
+from cae.errors import CaeError
+from cae.evaluate import (Prediction, classification_metrics, cluster_metrics, knn_protocol,
+                          linear_probe, mapping_protocol, metrics_table)
+from cae.runtime import encode, resolve_device, resolve_precision, to_float
+from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
+
+PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "kneed")
+PROTOCOLS = {"stat": "(a) cluster-to-label mapping", "knn": "(b) kNN, k = 5",
+             "lin": "(c) linear probe, 20% labels"}
+
+
+@dataclass
+class RunArtifacts:
+    """What a finished run left in its directory, read back for notebooks and the book."""
+
+    run_dir: Path
+    config: RunConfig
+    history: dict[str, list[float]]
+    elbow: dict
+    metrics: pd.DataFrame
+    provenance: dict
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunArtifacts:
+        run_dir = Path(run_dir)
+        try:
+            return cls(run_dir, load_config(run_dir / "config.json"),
+                       _read_json(run_dir / "history.json"), _read_json(run_dir / "elbow.json"),
+                       pd.DataFrame(_read_json(run_dir / "metrics.json")),
+                       _read_json(run_dir / "provenance.json"))
+        except FileNotFoundError as exc:
+            raise CaeError(f"run {run_dir} is incomplete ({Path(exc.filename).name} missing); "
+                           f"run `cae reproduce` for it") from None
+
+
+def run_dir_for(cfg: RunConfig, root: str | Path = "runs") -> Path:
+    """The default run directory: runs/<dataset>-<profile>-seed<seed>."""
+    return Path(root) / f"{cfg.dataset}-{cfg.profile}-seed{cfg.seed}"
+
+
+def _read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def _write_json(path: Path, value) -> None:
+    Path(path).write_text(json.dumps(value, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def load(cfg: RunConfig) -> Dataset:
+    """The config's dataset, with its train subset."""
+    return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed)
+
+
+def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
+    """Create run_dir and save the config; refuse to mix a different config into it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = run_dir / "config.json"
+    if resume and saved.is_file() and load_config(saved).fingerprint() != cfg.fingerprint():
+        raise CaeError(f"{run_dir} holds a run with another configuration; pass a fresh "
+                       f"--run-dir or drop --resume")
+    cfg.save(saved)
+
+
+def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) -> float:
+    """Train and write history.json and elbow.json; returns the training wall time."""
+    prepare_run_dir(cfg, run_dir, resume)
+    state = train(cfg, data, run_dir, resume)
+    _write_json(run_dir / "history.json", state.history)
+    elbow = state.elbow
+    _write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks, "inertias": elbow.inertias})
+    return state.seconds
+
+
+def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
+                  prototypes: torch.Tensor, cfg: RunConfig) -> list[dict]:
+    """The three protocols on one representation, scored on every eval split."""
+    train_y = data.splits["train"].labels
+    predictions: dict[str, dict[str, Prediction]] = {
+        "stat": {s: mapping_protocol(train_h, train_y, h, prototypes, data.n_classes)
+                 for s, h in eval_hs.items()},
+        "knn": {s: knn_protocol(train_h, train_y, h, data.n_classes, cfg.knn_k)
+                for s, h in eval_hs.items()},
+        "lin": linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
+                            cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed),
+    }
+    rows = []
+    for protocol, by_split in predictions.items():
+        for split, pred in by_split.items():
+            y = data.splits[split].labels
+            row = dict(model=model, split=split, protocol=protocol, seed=cfg.seed,
+                       **classification_metrics(y, pred, data.n_classes))
+            if pred.clusters is not None:
+                row.update(cluster_metrics(y, pred.clusters), k=len(prototypes))
+            rows.append(row)
+    return rows
+
+
+def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
+    elbow = kmeans_elbow(F.normalize(h, dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
+                         cfg.kmeans_n_init)
+    return torch.from_numpy(elbow.centroids)
+
+
+def majority_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
+    """The majority-class floor: predict the most frequent train label everywhere."""
+    counts = torch.bincount(data.splits["train"].labels, minlength=data.n_classes)
+    rows = []
+    for split in data.eval_splits:
+        y = data.splits[split].labels
+        scores = np.tile((counts / counts.sum()).numpy(), (len(y), 1))
+        pred = Prediction(np.full(len(y), int(counts.argmax())), scores)
+        rows.append(dict(model="majority class", split=split, protocol="-", seed=cfg.seed,
+                         **classification_metrics(y, pred, data.n_classes)))
+    return rows
+
+
+def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: str) -> list[dict]:
+    """Floors the paper lacks: majority class, raw pixels and an untrained encoder (same seed)."""
+    pixels = {s: to_float(data.splits[s].images, False).flatten(1) for s in data.splits}
+    eval_pixels = {s: pixels[s] for s in data.eval_splits}
+    rows = majority_rows(data, cfg)
+    rows += protocol_rows("raw pixels", pixels["train"], data, eval_pixels,
+                          _elbow_prototypes(pixels["train"], cfg), cfg)
+    untrained = build_networks(cfg, data.n_channels).encoder.to(device)
+    h = {s: encode(untrained, data.splits[s].images, device, precision) for s in data.splits}
+    rows += protocol_rows("untrained encoder", h["train"], data,
+                          {s: h[s] for s in data.eval_splits}, _elbow_prototypes(h["train"], cfg), cfg)
+    return rows
+
+
+def load_networks(cfg: RunConfig, run_dir: Path, n_channels: int,
+                  device: torch.device) -> Networks:
+    """The trained networks of a finished run."""
+    payload = read_checkpoint(run_dir, cfg)
+    if payload["epoch"] < cfg.epochs or payload["prototypes"] is None:
+        raise CaeError(f"run {run_dir} stopped at epoch {payload['epoch']} of {cfg.epochs}; "
+                       f"finish it with `cae train --resume --run-dir {run_dir}`")
+    return restore_networks(payload, cfg, n_channels, device)
+
+
+def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = True) -> pd.DataFrame:
+    """Score the trained encoder (and the floors) and draw the run's figures."""
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    nets = load_networks(cfg, run_dir, data.n_channels, device)
+    h = {s: encode(nets.encoder, data.splits[s].images, device, precision) for s in data.splits}
+    eval_hs = {s: h[s] for s in data.eval_splits}
+    prototypes = nets.prototypes.cpu()
+    rows = protocol_rows("CAE (ours)", h["train"], data, eval_hs, prototypes, cfg)
+    if floors:
+        rows += floor_rows(data, cfg, device, precision)
+    table = metrics_table(rows)
+    draw_figures(cfg, data, nets, h, run_dir, device)
+    return table
+
+
+def baseline_rows(cfg: RunConfig, data: Dataset) -> list[dict]:
+    """The paper's two ResNet-18 baselines, each row labelled with the weights used."""
+    device = resolve_device(cfg.device)
+    model, weights = load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
+    feats = {s: resnet_features(model, data.splits[s].images, cfg.resnet_image_size, 256, device)
+             for s in data.splits}
+    eval_feats = {s: feats[s] for s in data.eval_splits}
+    train_y = data.splits["train"].labels
+    transfer = transfer_baseline(feats["train"], train_y, eval_feats, data.n_classes,
+                                 cfg.resnet_epochs, cfg.resnet_lr, cfg.probe_batch_size, cfg.seed)
+    elbow, mapped = kmeans_baseline(feats["train"], train_y, eval_feats, data.n_classes,
+                                    cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init)
+    rows = []
+    for model_name, protocol, preds in (("ResNet18", "transfer", transfer),
+                                        ("Feature+KM", "stat", mapped)):
+        for split, pred in preds.items():
+            y = data.splits[split].labels
+            row = dict(model=model_name, split=split, protocol=protocol, seed=cfg.seed,
+                       weights=weights, **classification_metrics(y, pred, data.n_classes))
+            if pred.clusters is not None:
+                row.update(cluster_metrics(y, pred.clusters), k=elbow.k)
+            rows.append(row)
+    return rows
+
+
+def decode_prototypes(nets: Networks, h_train: torch.Tensor, cfg: RunConfig,
+                      device: torch.device) -> torch.Tensor:
+    """Images of the prototypes: each direction scaled to the median latent norm, decoded with its own s."""
+    scale = h_train.norm(dim=1).median()
+    protos = F.normalize(nets.prototypes.float(), dim=1) * scale.to(device)
+    with torch.no_grad():
+        nets.cond_decoder.eval()
+        return nets.cond_decoder(protos, soft_assign(protos, nets.prototypes,
+                                                     cfg.assign_temperature)).float().cpu()
+
+
+def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, torch.Tensor],
+                 run_dir: Path, device: torch.device) -> None:
+    """Write the run's figures: montage, curves, elbow, t-SNE, reconstructions, prototypes."""
+    out = run_dir / "figures"
+    history, elbow = _read_json(run_dir / "history.json"), _read_json(run_dir / "elbow.json")
+    split = data.eval_splits[-1]
+    images, labels = data.splits[split].images, data.splits[split].labels
+    figures.save_figure(figures.dataset_montage(images, labels, data.class_names),
+                        out / "montage.png")
+    figures.save_figure(figures.training_curves(history, cfg.warmup_epochs), out / "training.png")
+    figures.save_figure(figures.elbow_curve(elbow["ks"], elbow["inertias"], elbow["k"]),
+                        out / "elbow.png")
+    prototypes = nets.prototypes.cpu()
+    mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[split], prototypes,
+                               data.n_classes)
+    points, proto_points, index = figures.tsne_embedding(h[split], prototypes, cfg.seed,
+                                                         cfg.tsne_samples)
+    figures.save_figure(figures.tsne_panels(points, proto_points, labels.numpy()[index],
+                                            mapping.clusters[index], mapping.y_pred[index],
+                                            data.class_names), out / f"tsne_{split}.png")
+    x = images[:8].to(device)
+    with torch.no_grad():
+        hx = nets.encoder(to_float(x, False))
+        recon = nets.cond_decoder(hx, soft_assign(hx, nets.prototypes, cfg.assign_temperature))
+    figures.save_figure(figures.reconstruction_grid(images[:8], recon.float().cpu()),
+                        out / "reconstructions.png")
+    cluster_labels = mapping_protocol(h["train"], data.splits["train"].labels, prototypes,
+                                      prototypes, data.n_classes).y_pred
+    titles = [f"cluster {i} -> {data.class_names[c]}" for i, c in enumerate(cluster_labels)]
+    figures.save_figure(figures.decoded_prototypes(decode_prototypes(nets, h["train"], cfg, device),
+                                                   titles), out / "prototypes.png")
+
+
+def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict:
+    """Where the numbers came from: data hashes, package versions, hardware, precision, times."""
+    device = resolve_device(cfg.device)
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return dict(dataset=data.name, data_md5=data.md5, packages=versions, python=platform.python_version(),
+                device=str(device), device_name=(torch.cuda.get_device_name(device)
+                                                 if device.type == "cuda" else platform.processor()
+                                                 or platform.machine()),
+                cpu_threads=torch.get_num_threads(),
+                precision=resolve_precision(cfg.precision, device), wall_time_s=seconds)
+
+
+def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,
+              resume: bool = False) -> RunArtifacts:
+    """Train, evaluate and run the baselines for one config, or reuse a finished identical run."""
+    run_dir = Path(run_dir)
+    if not retrain and not resume and (run_dir / "provenance.json").is_file():
+        done = RunArtifacts.read(run_dir)
+        if done.config.fingerprint() == cfg.fingerprint():
+            return done
+    data = load(cfg)
+    seconds = {"train": train_run(cfg, data, run_dir, resume)}
+    started = time.perf_counter()
+    table = evaluate_run(cfg, data, run_dir)
+    seconds["evaluate"] = time.perf_counter() - started
+    if baselines:
+        started = time.perf_counter()
+        table = metrics_table(table.to_dict("records") + baseline_rows(cfg, data))
+        seconds["baselines"] = time.perf_counter() - started
+    seconds["total"] = sum(seconds.values())
+    write_metrics(table, run_dir)
+    _write_json(run_dir / "provenance.json", provenance(cfg, data, seconds))
+    return RunArtifacts.read(run_dir)
+
+
+def write_metrics(table: pd.DataFrame, run_dir: Path) -> None:
+    """metrics.json (records, NaN as null) and metrics.csv."""
+    records = json.loads(table.to_json(orient="records"))
+    _write_json(run_dir / "metrics.json", records)
+    table.to_csv(run_dir / "metrics.csv", index=False)

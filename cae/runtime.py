@@ -1,0 +1,74 @@
+"""Where and how tensors compute: device, precision, memory format, batched encoding."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cae.errors import CaeError
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when available; an unavailable device is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CaeError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CaeError("device cuda requested but no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+def cpu_supports_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True on CPUs with native bf16 units (AMX-BF16 or AVX512-BF16), read from cpuinfo.
+
+    Without them bf16 matmuls run hundreds of times slower than fp32, so 'auto'
+    must not pick bf16 (elsewhere than Linux this conservatively answers False).
+    """
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' gives bf16 on CUDA and on CPUs with bf16 units, fp32 elsewhere."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast for forward passes, or a no-op in fp32."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_float(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """uint8 images to float in [0, 1], optionally in channels_last memory format."""
+    x = images.float().div_(255.0)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+@torch.no_grad()
+def encode(encoder: nn.Module, images: torch.Tensor, device: torch.device,
+           precision: str = "fp32", batch_size: int = 2048) -> torch.Tensor:
+    """Latents h of uint8 images (N, C, 28, 28), in fp32 on the CPU."""
+    was_training = encoder.training
+    encoder.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = to_float(images[start:start + batch_size].to(device), channels_last=False)
+        with autocast(device, precision):
+            out.append(encoder(x).float().cpu())
+    encoder.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)

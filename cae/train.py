@@ -1,0 +1,262 @@
+"""The two training phases, with per-epoch atomic checkpoints and exact resume.
+
+Phase 1 (warm-up) updates encoder, projector and decoder with NT-Xent + alpha * MSE.
+Then the encoder is frozen, KMeans + elbow on its latents gives the prototypes, and
+phase 2 trains only the conditional decoder on softmax(cos(h, prototypes) / T).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from cae.augment import AugmentParams, two_views
+from cae.clustering import ElbowResult, kmeans_elbow, soft_assign
+from cae.config import RunConfig
+from cae.data import Dataset
+from cae.errors import CaeError
+from cae.losses import reconstruction, warmup_loss
+from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
+from cae.optim import learning_rate, make_lars, set_learning_rate
+from cae.runtime import autocast, encode, resolve_device, resolve_precision, to_float
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY_KEYS = ("lr", "total", "nt_xent", "mse", "phase2_mse")
+
+
+@dataclass
+class Networks:
+    """Every trained part; `cond_decoder` and `prototypes` exist once phase 1 is over."""
+
+    encoder: Encoder
+    projector: Projector
+    decoder: Decoder
+    cond_decoder: ConditionalDecoder | None = None
+    prototypes: torch.Tensor | None = None  # (k, latent_dim), in L2-normalised latent space
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint restores: networks, optimizer, RNG, history, progress."""
+
+    nets: Networks
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    epoch: int = 0
+    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    elbow: ElbowResult | None = None
+    seconds: float = 0.0
+
+
+def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
+    """Fresh networks, initialised from the config's seed."""
+    torch.manual_seed(cfg.seed)
+    return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim),
+                    Projector(cfg.latent_dim, cfg.projector_dims),
+                    Decoder(n_channels, cfg.channels, cfg.latent_dim))
+
+
+def augment_params(cfg: RunConfig) -> AugmentParams:
+    return AugmentParams(cfg.aug_prob, cfg.rotation_degrees, cfg.blur_sigma, cfg.noise_std,
+                         cfg.crop_scale)
+
+
+def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
+                   precision: str) -> ElbowResult:
+    """Freeze the encoder, run KMeans + elbow on its L2-normalised latents, store the centroids."""
+    for p in nets.encoder.parameters():
+        p.requires_grad_(False)
+    h = F.normalize(encode(nets.encoder, images, device, precision), dim=1).numpy()
+    elbow = kmeans_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init)
+    nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
+    nets.cond_decoder = ConditionalDecoder(copy.deepcopy(nets.decoder), elbow.k,
+                                           cfg.latent_dim).to(device)
+    return elbow
+
+
+def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
+    nets = state.nets
+    return dict(
+        fingerprint=cfg.fingerprint(), epoch=state.epoch, seconds=state.seconds,
+        encoder=nets.encoder.state_dict(), projector=nets.projector.state_dict(),
+        decoder=nets.decoder.state_dict(),
+        cond_decoder=nets.cond_decoder.state_dict() if nets.cond_decoder else None,
+        prototypes=nets.prototypes, optimizer=state.optimizer.state_dict(),
+        generator=state.generator.get_state(), history=state.history,
+        elbow=asdict(state.elbow) if state.elbow else None,
+    )
+
+
+def save_checkpoint(state: TrainState, cfg: RunConfig, run_dir: Path) -> None:
+    """Write the checkpoint atomically (temporary file, then rename)."""
+    tmp = run_dir / (CHECKPOINT + ".tmp")
+    torch.save(_checkpoint_payload(state, cfg), tmp)
+    os.replace(tmp, run_dir / CHECKPOINT)
+
+
+def read_checkpoint(run_dir: Path, cfg: RunConfig) -> dict:
+    """Load a checkpoint, refusing one written under a different configuration."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise CaeError(f"no checkpoint at {path}; train first with `cae train`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CaeError(f"cannot read checkpoint {path} ({type(exc).__name__}); it may be "
+                       f"truncated: delete it and retrain") from None
+    if payload.get("fingerprint") != cfg.fingerprint():
+        raise CaeError(f"checkpoint {path} was written under another configuration; use the "
+                       f"run's own config.json, or a fresh --run-dir")
+    return payload
+
+
+def restore_networks(payload: dict, cfg: RunConfig, n_channels: int,
+                     device: torch.device) -> Networks:
+    """Rebuild the networks of a checkpoint on a device."""
+    nets = build_networks(cfg, n_channels)
+    nets.encoder.load_state_dict(payload["encoder"])
+    nets.projector.load_state_dict(payload["projector"])
+    nets.decoder.load_state_dict(payload["decoder"])
+    if payload["prototypes"] is not None:
+        nets.prototypes = payload["prototypes"].to(device)
+        nets.cond_decoder = ConditionalDecoder(copy.deepcopy(nets.decoder),
+                                               len(nets.prototypes), cfg.latent_dim)
+        if payload["cond_decoder"] is not None:
+            nets.cond_decoder.load_state_dict(payload["cond_decoder"])
+        for p in nets.encoder.parameters():
+            p.requires_grad_(False)
+    for module in _modules(nets):
+        module.to(device)
+    return nets
+
+
+def _modules(nets: Networks) -> list[torch.nn.Module]:
+    return [m for m in (nets.encoder, nets.projector, nets.decoder, nets.cond_decoder) if m]
+
+
+def _phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
+                 device: torch.device, precision: str) -> torch.Tensor:
+    x1, x2 = two_views(x, augment_params(cfg), g)
+    n = len(x)
+    with autocast(device, precision):
+        h = nets.encoder(torch.cat([x1, x2]))
+        z, y = nets.projector(h), nets.decoder(h)
+    total, contrastive, mse = warmup_loss(z[:n], z[n:], x1, y[:n], x2, y[n:],
+                                          cfg.temperature, cfg.alpha)
+    total.backward()
+    return torch.stack([total.detach(), contrastive.detach(), mse.detach()])
+
+
+def _phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
+                 device: torch.device, precision: str) -> torch.Tensor:
+    x1, x2 = two_views(x, augment_params(cfg), g)
+    n = len(x)
+    with autocast(device, precision):
+        with torch.no_grad():
+            h = nets.encoder(torch.cat([x1, x2])).float()
+            s = soft_assign(h, nets.prototypes, cfg.assign_temperature)
+        y = nets.cond_decoder(h, s)
+    mse = reconstruction(x1, y[:n]) + reconstruction(x2, y[n:])
+    mse.backward()
+    return mse.detach()[None]
+
+
+def _progress(total: int, desc: str, cfg: RunConfig) -> tqdm:
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True,
+                disable=not cfg.progress or not sys.stderr.isatty())
+
+
+def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: torch.device,
+               precision: str) -> torch.Tensor:
+    """One pass over shuffled full batches; returns the mean of the step's loss terms."""
+    phase2 = state.epoch >= cfg.warmup_epochs
+    nets, g = state.nets, state.generator
+    batch = min(cfg.batch_size, len(images))
+    steps = len(images) // batch
+    order = torch.randperm(len(images), generator=g, device=device)
+    step_fn = _phase2_step if phase2 else _phase1_step
+    names = ("mse",) if phase2 else ("total", "nt_xent", "mse")
+    sums = torch.zeros(len(names), device=device)
+    desc = f"{'phase 2' if phase2 else 'phase 1'} epoch {state.epoch + 1}/{cfg.epochs}"
+    with _progress(steps, desc, cfg) as bar:
+        for step in range(steps):
+            set_learning_rate(state.optimizer, learning_rate(state.epoch + step / steps, cfg))
+            x = to_float(images[order[step * batch:(step + 1) * batch]], cfg.channels_last)
+            state.optimizer.zero_grad(set_to_none=True)
+            sums += step_fn(nets, x, cfg, g, device, precision)
+            state.optimizer.step()
+            bar.update()
+            if not bar.disable and (step % 10 == 9 or step == steps - 1):
+                bar.set_postfix({k: f"{v:.4f}" for k, v in zip(names, (sums / (step + 1)).tolist())})
+    return sums / steps
+
+
+def _record(state: TrainState, losses: torch.Tensor, cfg: RunConfig) -> None:
+    """Append one epoch: lr always, phase-1 terms in phase 1, `phase2_mse` in phase 2."""
+    state.history["lr"].append(learning_rate(state.epoch, cfg))
+    names = ("phase2_mse",) if state.epoch >= cfg.warmup_epochs else ("total", "nt_xent", "mse")
+    for name, value in zip(names, losses.tolist()):
+        state.history[name].append(value)
+
+
+def _make_optimizer(nets: Networks, cfg: RunConfig) -> torch.optim.Optimizer:
+    if nets.cond_decoder is not None:
+        return make_lars([nets.cond_decoder], cfg)
+    return make_lars([nets.encoder, nets.projector, nets.decoder], cfg)
+
+
+def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
+                 device: torch.device) -> TrainState:
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    if resume and (run_dir / CHECKPOINT).is_file():
+        payload = read_checkpoint(run_dir, cfg)
+        nets = restore_networks(payload, cfg, data.n_channels, device)
+        optimizer = _make_optimizer(nets, cfg)
+        optimizer.load_state_dict(payload["optimizer"])
+        generator.set_state(payload["generator"])
+        elbow = None
+        if payload["elbow"]:
+            elbow = ElbowResult(**{k: np.asarray(v) if k in ("centroids", "labels") else v
+                                   for k, v in payload["elbow"].items()})
+        return TrainState(nets, optimizer, generator, payload["epoch"], payload["history"],
+                          elbow, payload["seconds"])
+    nets = build_networks(cfg, data.n_channels)
+    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    for module in _modules(nets):
+        module.to(device, memory_format=memory)
+    return TrainState(nets, _make_optimizer(nets, cfg), generator)
+
+
+def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) -> TrainState:
+    """Train both phases, checkpointing each epoch into run_dir; `resume` continues the last one."""
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = _start_state(cfg, data, run_dir, resume, device)
+    images = data.splits["train"].images.to(device)
+    outer = tqdm(total=cfg.epochs, initial=state.epoch, desc="epochs", dynamic_ncols=True,
+                 disable=not cfg.progress or not sys.stderr.isatty())
+    with outer:
+        while state.epoch < cfg.epochs or state.elbow is None:
+            started = time.perf_counter()
+            if state.epoch == cfg.warmup_epochs and state.elbow is None:
+                state.elbow = fit_prototypes(state.nets, images, cfg, device, precision)
+                state.optimizer = _make_optimizer(state.nets, cfg)
+            if state.epoch < cfg.epochs:
+                losses = _run_epoch(state, images, cfg, device, precision)
+                _record(state, losses, cfg)
+                state.epoch += 1
+                outer.update()
+            state.seconds += time.perf_counter() - started
+            save_checkpoint(state, cfg, run_dir)
+    return state

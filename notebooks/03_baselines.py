@@ -1,0 +1,7 @@
+# %% [markdown]
+# # ResNet-18 baselines
+#
+# Stand-in page for the book build; the real notebook replaces it.
+
+# %%
+print("stand-in: 03_baselines")

@@ -1,0 +1,369 @@
+"""Open the built book in headless Chromium and check what a reader would see.
+
+For every page in `_toc.yml`: the page loads and shows its title, it references no
+remote resource (the book must work offline), every <img> points to an existing file,
+typeset maths has been rendered by MathJax (no raw TeX left), and notebook pages carry a
+Binder launch button. Page-specific checks live in PAGE_CHECKS (the Table 1 page must
+show a table). Screenshots of the method and Table 1 pages go to _build/screenshots/.
+
+Usage: .venv/bin/python scripts/check_book.py [--html _build/html] [--toc _toc.yml]
+Exits non-zero and lists every failure when a check fails. Needs Chromium
+(Debian: apt-get install -y chromium) and PyYAML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--hide-scrollbars",
+    # let MathJax typeset before the DOM is dumped or the screenshot taken
+    "--virtual-time-budget=10000",
+]
+CHROMIUM_TIMEOUT_S = 90
+
+# page (toc file, without suffix) -> (screenshot file name, window height in pixels)
+SCREENSHOTS = {
+    "book/method": ("method.png", 2400),
+    "notebooks/04_table1": ("table1.png", 1600),
+}
+# pages that must contain typeset maths (guards the MathJax check against passing vacuously)
+MATH_PAGES = {"book/method"}
+
+
+_SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _plain(title: str) -> str:
+    """A heading as comparable text: no emphasis, code or link markup, straight quotes."""
+    title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", title)
+    return " ".join(re.sub(r"[*_`]", "", title).translate(_SMART_QUOTES).split())
+
+
+@dataclass
+class Page:
+    """One toc entry: its source, the built HTML file, the title its source declares."""
+
+    docname: str
+    source: Path
+    html: Path
+    title: str
+
+
+@dataclass
+class Dom:
+    """What Chromium rendered: the raw DOM and the parts of it the checks read."""
+
+    html: str
+    title: str = ""
+    h1: list[str] = field(default_factory=list)
+    text: str = ""  # visible text: everything outside <script>, <style> and <mjx-container>
+    images: list[str] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)  # http(s) scripts, stylesheets, images
+    tables: int = 0
+    links: list[str] = field(default_factory=list)
+
+
+class _DomParser(HTMLParser):
+    SKIP = {"script", "style", "mjx-container", "template"}
+
+    def __init__(self, dom: Dom):
+        super().__init__(convert_charrefs=True)
+        self.dom = dom
+        self.skip_depth = 0
+        self.in_title = False
+        self.h1_depth = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in self.SKIP:
+            self.skip_depth += 1
+        if tag == "title":
+            self.in_title = True
+        if tag == "h1":
+            self.h1_depth += 1
+            self.dom.h1.append("")
+        if tag == "table":
+            self.dom.tables += 1
+        if tag == "img" and attrs.get("src"):
+            self.dom.images.append(attrs["src"])
+        if tag == "a" and attrs.get("href"):
+            self.dom.links.append(attrs["href"])
+        url = (attrs.get("src") if tag in ("script", "img", "iframe") else
+               attrs.get("href") if tag == "link" and "stylesheet" in (attrs.get("rel") or "")
+               else None)
+        if url and urlsplit(url).scheme in ("http", "https"):
+            self.dom.remote.append(f"<{tag}> {url}")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self.skip_depth:
+            self.skip_depth -= 1
+        if tag == "title":
+            self.in_title = False
+        if tag == "h1" and self.h1_depth:
+            self.h1_depth -= 1
+
+    def handle_data(self, data):
+        if self.in_title:
+            self.dom.title += data
+        if self.h1_depth:
+            self.dom.h1[-1] += data
+        if not self.skip_depth:
+            self.text.append(data)
+
+
+def parse_dom(html: str) -> Dom:
+    dom = Dom(html=html)
+    parser = _DomParser(dom)
+    parser.feed(html)
+    dom.text = " ".join(parser.text)
+    dom.title = " ".join(dom.title.split())
+    dom.h1 = [_plain(h) for h in dom.h1]
+    return dom
+
+
+# ---------------------------------------------------------------- pages from the toc
+
+def toc_docnames(toc: dict) -> list[str]:
+    """Every file of a jb-book toc, in reading order (root, then parts/chapters/sections)."""
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                names.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts") or []:
+        walk(part.get("chapters"))
+    return [re.sub(r"\.(md|ipynb)$", "", n) for n in names]
+
+
+def source_title(source: Path) -> str:
+    """The first level-1 heading of a MyST page or of a notebook's markdown cells."""
+    if source.suffix == ".ipynb":
+        cells = json.loads(source.read_text(encoding="utf8"))["cells"]
+        lines = [line for c in cells if c["cell_type"] == "markdown"
+                 for line in "".join(c["source"]).splitlines()]
+    else:
+        lines = source.read_text(encoding="utf8").splitlines()
+    for line in lines:
+        if line.startswith("# "):
+            return _plain(line[2:])
+    return ""
+
+
+def toc_pages(toc_path: Path, html_dir: Path) -> tuple[list[Page], list[str]]:
+    """The toc's pages with their sources and built files, and any that cannot be found."""
+    pages, problems = [], []
+    for name in toc_docnames(yaml.safe_load(toc_path.read_text(encoding="utf8"))):
+        sources = [toc_path.parent / f"{name}{s}" for s in (".md", ".ipynb")]
+        source = next((s for s in sources if s.is_file()), None)
+        if source is None:
+            problems.append(f"{name}: in the toc but no {name}.md or {name}.ipynb")
+            continue
+        title = source_title(source)
+        if not title:
+            problems.append(f"{name}: {source.name} has no level-1 '# ' heading to title the page")
+        pages.append(Page(name, source, html_dir / f"{name}.html", title))
+    return pages, problems
+
+
+# ---------------------------------------------------------------- chromium
+
+def find_chromium() -> str:
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    sys.exit("check_book.py: Chromium not found; install it (Debian: apt-get install -y chromium) "
+             "or set CHROMIUM to its path")
+
+
+def run_chromium(chromium: str, url: str, extra: list[str]) -> subprocess.CompletedProcess:
+    """One headless Chromium run with a fresh profile directory."""
+    with tempfile.TemporaryDirectory(prefix="check-book-chromium-") as profile:
+        return subprocess.run(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+            capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S)
+
+
+def dump_dom(chromium: str, page: Page) -> Dom:
+    result = run_chromium(chromium, page.html.as_uri(), ["--dump-dom"])
+    if result.returncode != 0 or not result.stdout.strip():
+        tail = "\n".join(result.stderr.splitlines()[-5:])
+        raise RuntimeError(f"Chromium exited {result.returncode} with no DOM: {tail}")
+    return parse_dom(result.stdout)
+
+
+def screenshot(chromium: str, page: Page, out: Path, height: int) -> str | None:
+    """Write a 1280-pixel-wide screenshot; return a failure message or None."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    run_chromium(chromium, page.html.as_uri(),
+                 [f"--screenshot={out}", f"--window-size=1280,{height}"])
+    if not out.is_file() or out.stat().st_size == 0:
+        return f"{page.docname}: no screenshot written to {out}"
+    return None
+
+
+# ---------------------------------------------------------------- checks
+
+Check = Callable[[Page, Dom], list[str]]
+
+
+def check_title(page: Page, dom: Dom) -> list[str]:
+    if page.title and not any(page.title in h for h in dom.h1):
+        return [f"title {page.title!r} not in the page's <h1> headings {dom.h1}"]
+    return []
+
+
+def check_offline(page: Page, dom: Dom) -> list[str]:
+    return [f"loads a remote resource: {r}" for r in dom.remote]
+
+
+def check_images(page: Page, dom: Dom) -> list[str]:
+    failures = []
+    for src in dom.images:
+        parts = urlsplit(src)
+        if parts.scheme == "data":
+            continue
+        if parts.scheme in ("http", "https"):
+            continue  # reported by check_offline
+        target = Path(unquote(parts.path)) if parts.scheme == "file" else \
+            page.html.parent / unquote(parts.path)
+        if not target.is_file():
+            failures.append(f"<img src={src!r}> points to a missing file {target}")
+    return failures
+
+
+RAW_TEX = [r"\[", r"\(", "$$", r"\begin{", r"\frac"]
+
+
+def check_math(page: Page, dom: Dom) -> list[str]:
+    """Pages with Sphinx math nodes must be typeset by MathJax, with no TeX left as text."""
+    has_math_nodes = 'class="math' in dom.html
+    if not has_math_nodes and page.docname not in MATH_PAGES:
+        return []
+    failures = []
+    if page.docname in MATH_PAGES and not has_math_nodes:
+        failures.append("expected typeset maths but the page has no math nodes")
+    if "<mjx-container" not in dom.html:
+        failures.append("maths not rendered: no <mjx-container> in the DOM (MathJax did not run; "
+                        "check mathjax_path and book/_static/mathjax/)")
+    left = sorted({tex for tex in RAW_TEX if tex in dom.text})
+    if left:
+        failures.append(f"raw TeX left in the rendered text: {' '.join(left)}")
+    if "<mjx-merror" in dom.html:
+        failures.append("MathJax reported an error in an equation (<mjx-merror>)")
+    return failures
+
+
+def check_binder(binder_url: str) -> Check:
+    def check(page: Page, dom: Dom) -> list[str]:
+        if page.source.suffix != ".ipynb" or not binder_url:
+            return []
+        if not any(link.startswith(binder_url) for link in dom.links):
+            return [f"no Binder launch link to {binder_url}"]
+        return []
+    return check
+
+
+def check_table1(page: Page, dom: Dom) -> list[str]:
+    """The Table 1 page shows its results as an HTML table. Extend with further checks."""
+    if dom.tables == 0:
+        return ["no <table> in the page: the Table 1 notebook must display its results table"]
+    return []
+
+
+# page-specific checks, by toc docname
+PAGE_CHECKS: dict[str, list[Check]] = {
+    "notebooks/04_table1": [check_table1],
+}
+
+
+def binder_base(config_path: Path) -> str:
+    """The Binder URL prefix of this repository's launch links, from _config.yml."""
+    config = yaml.safe_load(config_path.read_text(encoding="utf8")) or {}
+    hub = (config.get("launch_buttons") or {}).get("binderhub_url", "").rstrip("/")
+    repo = (config.get("repository") or {}).get("url", "")
+    if not hub or not repo:
+        return ""
+    return f"{hub}/v2/gh/{repo.removeprefix('https://github.com/').rstrip('/')}"
+
+
+def check_page(chromium: str, page: Page, checks: list[Check]) -> list[str]:
+    if not page.html.is_file():
+        return [f"not built: {page.html} is missing"]
+    try:
+        dom = dump_dom(chromium, page)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        return [f"did not load: {exc}"]
+    return [msg for check in checks + PAGE_CHECKS.get(page.docname, [])
+            for msg in check(page, dom)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html",
+                        help="the built HTML folder (default: _build/html)")
+    parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml")
+    parser.add_argument("--config", type=Path, default=ROOT / "_config.yml")
+    parser.add_argument("--screenshots", type=Path, default=ROOT / "_build" / "screenshots")
+    args = parser.parse_args()
+
+    if not (args.html / "index.html").is_file():
+        sys.exit(f"check_book.py: {args.html / 'index.html'} not found; build the book first "
+                 "(scripts/build_book.sh)")
+    chromium = find_chromium()
+    pages, failures = toc_pages(args.toc, args.html)
+    checks = [check_title, check_offline, check_images, check_math,
+              check_binder(binder_base(args.config))]
+
+    for page in pages:
+        page_failures = check_page(chromium, page, checks)
+        print(f"{'ok  ' if not page_failures else 'FAIL'} {page.docname}", flush=True)
+        failures += [f"{page.docname}: {msg}" for msg in page_failures]
+
+    by_name = {p.docname: p for p in pages}
+    for docname, (filename, height) in SCREENSHOTS.items():
+        if docname not in by_name or not by_name[docname].html.is_file():
+            failures.append(f"{docname}: cannot screenshot, page not built")
+            continue
+        problem = screenshot(chromium, by_name[docname], args.screenshots / filename, height)
+        if problem:
+            failures.append(problem)
+        else:
+            print(f"screenshot {args.screenshots / filename}")
+
+    if failures:
+        print(f"\n{len(failures)} failure(s):", file=sys.stderr)
+        for failure in failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(f"\nall {len(pages)} pages passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The evaluation protocols and metrics on hand-made latent spaces with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cae.evaluate import (Prediction, bootstrap_interval, classification_metrics, cluster_metrics,
+                          knn_protocol, linear_probe, mapping_protocol, metrics_table,
+                          train_linear_head)
+
+
+def test_mapping_majority_label_empty_cluster_and_cosine():
+    prototypes = torch.tensor([[10.0, 0.0], [0.0, 0.1], [-1.0, -1.0]])
+    train_h = torch.tensor([[1.0, 0.1]] * 5 + [[0.1, 2.0]] * 2)
+    train_y = torch.tensor([0, 0, 0, 0, 1, 1, 1])  # cluster 0: 4x0 + 1x1; cluster 1: 2x1; cluster 2 empty
+    # (1, 0.5) is nearer (0, 0.1) in Euclidean distance but nearer (10, 0) in cosine
+    eval_h = torch.tensor([[1.0, 0.5], [0.0, 3.0], [-2.0, -1.0]])
+    pred = mapping_protocol(train_h, train_y, eval_h, prototypes, n_classes=2)
+    np.testing.assert_array_equal(pred.clusters, [0, 1, 2])
+    np.testing.assert_array_equal(pred.y_pred, [0, 1, 0])  # the empty cluster takes the overall majority
+    np.testing.assert_allclose(pred.scores, [[0.8, 0.2], [0.0, 1.0], [4 / 7, 3 / 7]])
+
+
+def _on_circle(degrees, radius=1.0):
+    angles = torch.deg2rad(torch.tensor(degrees, dtype=torch.float32))
+    return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def test_knn_votes_and_tie_goes_to_nearest_label():
+    # neighbours of the query at 0 degrees, nearest first: labels 1, 0, 0, 1, 2 -> 0 and 1 tie
+    norms = torch.tensor([[3.0], [0.5], [2.0], [1], [7], [1], [1], [1]])  # only directions matter
+    bank = _on_circle([4, 2, 1, 3, 5, 90, 100, 180]) * norms
+    bank_y = torch.tensor([1, 0, 1, 0, 2, 0, 0, 0])
+    query = _on_circle([0, 93])
+    pred = knn_protocol(bank, bank_y, query, n_classes=3, k=5)
+    np.testing.assert_array_equal(pred.y_pred, [1, 0])
+    np.testing.assert_allclose(pred.scores, [[0.4, 0.4, 0.2], [0.6, 0.2, 0.2]])
+    chunked = knn_protocol(bank, bank_y, query, n_classes=3, k=5, chunk_size=1)
+    np.testing.assert_array_equal(chunked.y_pred, pred.y_pred)
+    np.testing.assert_array_equal(knn_protocol(bank, bank_y, query, 3, k=1).y_pred, [1, 0])
+
+
+def _separable(n, seed):
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 4, generator=generator) * 0.3
+    x[:, 0] += 2.0 * (2 * y - 1)
+    return x * 50 + 100, y  # far from standardized, to exercise the probe's scaling
+
+
+def test_linear_probe_separates_and_is_deterministic():
+    x, y = _separable(200, seed=0)
+    x_test, y_test = _separable(100, seed=1)
+    args = dict(n_classes=2, fraction=0.5, epochs=10, lr=0.1, batch_size=25)
+    preds = linear_probe(x, y, {"train": x, "test": x_test}, seed=0, **args)
+    assert (preds["test"].y_pred == y_test.numpy()).all()
+    assert (preds["train"].y_pred == y.numpy()).all()
+    np.testing.assert_allclose(preds["test"].scores.sum(1), 1.0)
+    again = linear_probe(x, y, {"test": x_test}, seed=0, **args)
+    np.testing.assert_array_equal(again["test"].scores, preds["test"].scores)
+    other = linear_probe(x, y, {"test": x_test}, seed=1, **args)
+    assert not np.array_equal(other["test"].scores, preds["test"].scores)
+
+
+def test_standardisation_is_folded_into_the_head():
+    x, y = _separable(64, seed=0)
+    args = dict(n_classes=2, epochs=3, lr=0.01, batch_size=16, seed=3)
+    folded = train_linear_head(x, y, standardize=True, **args)
+    x_std = (x - x.mean(0)) / x.std(0, correction=0)
+    plain = train_linear_head(x_std, y, standardize=False, **args)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), plain(x_std), rtol=1e-4, atol=1e-4)
+
+
+def _binary_prediction():
+    y_true = np.array([0, 0, 0, 0, 1, 1])
+    y_pred = np.array([0, 0, 0, 1, 1, 0])
+    p1 = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 0.4])
+    return y_true, Prediction(y_pred=y_pred, scores=np.stack([1 - p1, p1], axis=1))
+
+
+def test_binary_metrics_by_hand():
+    y_true, pred = _binary_prediction()
+    metrics = classification_metrics(y_true, pred, n_classes=2)
+    expected = {
+        "accuracy": 4 / 6,
+        "precision_macro": (3 / 4 + 1 / 2) / 2, "recall_macro": (3 / 4 + 1 / 2) / 2,
+        "precision_weighted": (4 * 3 / 4 + 2 * 1 / 2) / 6, "recall_weighted": 4 / 6,
+        "precision_pos": 1 / 2, "recall_pos": 1 / 2,
+        "auc": 7 / 8,  # positive 0.9 beats all 4 negatives, 0.4 beats 3 of them
+    }
+    assert metrics == pytest.approx(expected)
+    assert metrics["precision_macro"] != pytest.approx(metrics["precision_weighted"])
+
+
+def test_auc_is_nan_when_a_class_is_absent():
+    pred = Prediction(y_pred=np.array([0, 1]), scores=np.array([[0.9, 0.1], [0.2, 0.8]]))
+    assert math.isnan(classification_metrics(np.array([0, 0]), pred, n_classes=2)["auc"])
+    three = Prediction(y_pred=np.array([0, 1]), scores=np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1]]))
+    metrics = classification_metrics(np.array([0, 1]), three, n_classes=3)
+    assert math.isnan(metrics["auc"]) and "precision_pos" not in metrics
+
+
+def test_multiclass_auc_is_one_vs_rest():
+    y_true = np.array([0, 1, 2, 2])
+    scores = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+    metrics = classification_metrics(y_true, Prediction(scores.argmax(1), scores), n_classes=3)
+    # class 0 vs rest: 0.7 beats 0.2, 0.5, 0.1 -> 1; class 1: 0.7 beats all -> 1;
+    # class 2: positives 0.4, 0.8 against negatives 0.1, 0.1 -> 1
+    assert metrics["auc"] == pytest.approx(1.0)
+    assert metrics["accuracy"] == pytest.approx(3 / 4)
+
+
+def test_cluster_metrics():
+    assert cluster_metrics(np.array([0, 0, 1, 1]), np.array([5, 5, 2, 2])) == pytest.approx(
+        {"nmi": 1.0, "ari": 1.0})
+    # independent split: contingency all ones, ARI = (0 - 2/3) / (2 - 2/3)
+    assert cluster_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) == pytest.approx(
+        {"nmi": 0.0, "ari": -0.5})
+
+
+def test_bootstrap_interval():
+    y_true, pred = _binary_prediction()
+    accuracy = lambda t, p: float((t == p).mean())  # noqa: E731
+    lo, hi = bootstrap_interval(y_true, pred.y_pred, accuracy, n=200, seed=0)
+    assert 0 <= lo <= 4 / 6 <= hi <= 1
+    assert (lo, hi) == bootstrap_interval(y_true, pred.y_pred, accuracy, n=200, seed=0)
+    assert bootstrap_interval(y_true, y_true, accuracy, n=50) == (1.0, 1.0)
+
+
+def test_metrics_table_orders_rows_and_columns():
+    rows = [
+        {"accuracy": 0.5, "model": "ours", "split": "val", "protocol": "knn", "seed": 0},
+        {"model": "ResNet18", "split": "test", "protocol": "fc", "weights": "imagenet",
+         "accuracy": 0.7, "auc": 0.8, "seed": 0},
+        {"model": "ours", "split": "test", "protocol": "knn", "accuracy": 0.6, "seed": 0},
+    ]
+    table = metrics_table(rows)
+    assert list(table.columns) == ["model", "split", "protocol", "seed", "weights", "accuracy", "auc"]
+    assert list(zip(table.model, table.split)) == [("ResNet18", "test"), ("ours", "test"), ("ours", "val")]
+    assert table.accuracy.tolist() == [0.7, 0.6, 0.5]

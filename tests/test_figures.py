@@ -1,0 +1,114 @@
+"""Each figure builds with the expected panels and images, and saves as a PNG."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+import torch
+
+from cae import figures
+
+RNG = np.random.default_rng(0)
+
+
+def _images(axes) -> int:
+    return sum(len(ax.images) for ax in axes)
+
+
+def test_dataset_montage_one_row_per_class_and_blank_cells():
+    images = RNG.integers(0, 256, size=(12, 1, 8, 8), dtype=np.uint8)
+    labels = np.array([0] * 9 + [1] * 3)
+    fig = figures.dataset_montage(images, torch.from_numpy(labels), ["normal", "pneumonia"],
+                                  per_class=4)
+    assert len(fig.axes) == 8 and _images(fig.axes) == 4 + 3
+    assert [fig.axes[0].get_ylabel(), fig.axes[4].get_ylabel()] == ["normal", "pneumonia"]
+
+
+def test_display_image_handles_uint8_float_and_rgb():
+    grey = figures._display_image(np.full((1, 4, 4), 255, dtype=np.uint8))
+    rgb = figures._display_image(np.full((3, 4, 5), 1.5, dtype=np.float32))
+    assert grey.shape == (4, 4) and grey.max() == 1.0
+    assert rgb.shape == (4, 5, 3) and rgb.max() == 1.0
+
+
+def test_to_numpy_accepts_bf16_tensors():
+    assert figures.to_numpy(torch.ones(2, dtype=torch.bfloat16)).tolist() == [1.0, 1.0]
+
+
+def test_training_curves_offsets_phase2_and_adds_lr_panel():
+    history = {"nt_xent": [5.0, 4.0, 3.5], "mse": [0.1, 0.05, 0.04], "total": [5.1, 4.0, 3.5],
+               "phase2_mse": [0.03, 0.02], "lr": [0.01, 0.1, 0.25, 0.2, 0.05]}
+    fig = figures.training_curves(history, phase1_epochs=3)
+    assert len(fig.axes) == 2
+    phase2 = next(line for line in fig.axes[0].lines if line.get_label() == "phase2_mse")
+    assert phase2.get_xdata().tolist() == [4, 5]
+    assert len(figures.training_curves({"total": [1.0, 0.5]}, 2).axes) == 1
+
+
+def test_elbow_and_accuracy_vs_k_mark_the_choice():
+    ks = [2, 3, 4, 5]
+    elbow = figures.elbow_curve(ks, [10.0, 5.0, 4.0, 3.5], chosen_k=3)
+    assert "k = 3" in elbow.axes[0].get_legend().get_texts()[-1].get_text()
+    scores = figures.accuracy_vs_k(ks, [0.7, 0.8, 0.85, 0.9], [0.2, 0.25, 0.3, 0.3],
+                                   [0.1, 0.15, 0.1, 0.05], chosen_k=3)
+    labels = [t.get_text() for t in scores.axes[0].get_legend().get_texts()]
+    assert labels == ["mapped accuracy", "NMI", "ARI", "elbow: k = 3"]
+
+
+def test_tsne_embedding_is_seeded_subsamples_and_maps_prototypes():
+    h = torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
+    prototypes = h[:3] + 0.01
+    a_points, a_protos, a_index = figures.tsne_embedding(h, prototypes, seed=1, max_points=20)
+    b_points, b_protos, b_index = figures.tsne_embedding(h, prototypes, seed=1, max_points=20)
+    assert a_points.shape == (20, 2) and a_protos.shape == (3, 2)
+    assert len(np.unique(a_index)) == 20 and np.all(np.diff(a_index) > 0)
+    np.testing.assert_array_equal(a_index, b_index)
+    np.testing.assert_allclose(a_points, b_points)
+    np.testing.assert_allclose(a_protos, b_protos)
+    assert np.all(np.isfinite(a_protos))
+    _, _, all_index = figures.tsne_embedding(h[:10], prototypes, seed=1, max_points=20)
+    assert all_index.tolist() == list(range(10))
+
+
+def test_tsne_panels_three_panels_with_numbered_prototypes():
+    points = RNG.normal(size=(30, 2))
+    true_labels = RNG.integers(0, 2, size=30)
+    clusters = np.arange(30) % 3
+    mapping = np.array([0, 1, 1])
+    fig = figures.tsne_panels(points, RNG.normal(size=(4, 2)), true_labels, clusters,
+                              mapping[clusters], ["normal", "pneumonia"])
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        assert [t.get_text() for t in ax.texts] == ["0", "1", "2", "3"]
+        assert ax.get_legend().get_texts()[-1].get_text() == "prototypes"
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()][:3] == [
+        "cluster 0", "cluster 1", "cluster 2"]
+
+
+def test_reconstruction_grid_and_decoded_prototypes():
+    originals = torch.rand(5, 1, 8, 8)
+    grid = figures.reconstruction_grid(originals, originals * 0.9, n=8)
+    assert len(grid.axes) == 10 and _images(grid.axes) == 10
+    decoded = figures.decoded_prototypes(RNG.random((3, 3, 8, 8)),
+                                         [f"cluster {j} -> normal" for j in range(3)])
+    assert len(decoded.axes) == 3 and decoded.axes[2].get_title() == "cluster 2 -> normal"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: figures.elbow_curve([2, 3, 4], [3.0, 2.0, 1.5], 3),
+    lambda: figures.reconstruction_grid(np.zeros((2, 1, 8, 8)), np.ones((2, 1, 8, 8))),
+])
+def test_save_figure_writes_png(tmp_path, build):
+    path = figures.save_figure(build(), tmp_path / "sub" / "fig.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
+
+
+def test_returned_figure_renders_in_jupyter_without_pyplot():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    fig = figures.elbow_curve([2, 3], [2.0, 1.0], 2)
+    data, _ = InteractiveShell.instance().display_formatter.format(fig)
+    png = data["image/png"]
+    assert (base64.b64decode(png) if isinstance(png, str) else png)[:4] == b"\x89PNG"
