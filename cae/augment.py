@@ -46,6 +46,9 @@ def affine_matrices(n: int, params: AugmentParams, g: torch.Generator, device) -
     crop = _coin(n, params.prob, g, device)
     area = _uniform(n, *params.crop_scale, g, device)
     log_ratio = _uniform(n, math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), g, device)
+    # narrow the aspect ratio so both sides fit: the crop keeps exactly the sampled area
+    bound = -torch.log(area)
+    log_ratio = torch.clamp(log_ratio, min=-bound, max=bound)
     width = torch.sqrt(area * log_ratio.exp()).clamp(max=1.0)
     height = torch.sqrt(area / log_ratio.exp()).clamp(max=1.0)
     width, height = torch.where(crop, width, 1.0), torch.where(crop, height, 1.0)

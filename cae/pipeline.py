@@ -239,13 +239,15 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     figures.save_figure(figures.elbow_curve(elbow["ks"], elbow["inertias"], elbow["k"]),
                         out / "elbow.png")
     prototypes = nets.prototypes.cpu()
-    mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[split], prototypes,
-                               data.n_classes)
-    points, proto_points, index = figures.tsne_embedding(h[split], prototypes, cfg.seed,
-                                                         cfg.tsne_samples)
-    figures.save_figure(figures.tsne_panels(points, proto_points, labels.numpy()[index],
-                                            mapping.clusters[index], mapping.y_pred[index],
-                                            data.class_names), out / f"tsne_{split}.png")
+    for name in data.eval_splits:
+        mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[name], prototypes,
+                                   data.n_classes)
+        points, proto_points, index = figures.tsne_embedding(h[name], prototypes, cfg.seed,
+                                                             cfg.tsne_samples)
+        panels = figures.tsne_panels(points, proto_points, data.splits[name].labels.numpy()[index],
+                                     mapping.clusters[index], mapping.y_pred[index],
+                                     data.class_names)
+        figures.save_figure(panels, out / f"tsne_{name}.png")
     x = images[:8].to(device)
     with torch.no_grad():
         hx = nets.encoder(to_float(x, False))

@@ -78,8 +78,11 @@ def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device:
     h = F.normalize(encode(nets.encoder, images, device, precision), dim=1).numpy()
     elbow = kmeans_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init)
     nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
-    nets.cond_decoder = ConditionalDecoder(copy.deepcopy(nets.decoder), elbow.k,
-                                           cfg.latent_dim).to(device)
+    with torch.random.fork_rng(devices=[]):  # same init whether or not the run was resumed
+        torch.manual_seed(cfg.seed)
+        nets.cond_decoder = ConditionalDecoder(copy.deepcopy(nets.decoder), elbow.k,
+                                               cfg.latent_dim)
+    place(nets, cfg, device)
     return elbow
 
 
@@ -134,8 +137,14 @@ def restore_networks(payload: dict, cfg: RunConfig, n_channels: int,
             nets.cond_decoder.load_state_dict(payload["cond_decoder"])
         for p in nets.encoder.parameters():
             p.requires_grad_(False)
+    return place(nets, cfg, device)
+
+
+def place(nets: Networks, cfg: RunConfig, device: torch.device) -> Networks:
+    """Move every network to the device, in channels_last when the config asks for it."""
+    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for module in _modules(nets):
-        module.to(device)
+        module.to(device, memory_format=memory)
     return nets
 
 
@@ -143,7 +152,7 @@ def _modules(nets: Networks) -> list[torch.nn.Module]:
     return [m for m in (nets.encoder, nets.projector, nets.decoder, nets.cond_decoder) if m]
 
 
-def _phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
+def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
@@ -156,7 +165,7 @@ def _phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Gener
     return torch.stack([total.detach(), contrastive.detach(), mse.detach()])
 
 
-def _phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
+def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
@@ -183,7 +192,7 @@ def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: 
     batch = min(cfg.batch_size, len(images))
     steps = len(images) // batch
     order = torch.randperm(len(images), generator=g, device=device)
-    step_fn = _phase2_step if phase2 else _phase1_step
+    step_fn = phase2_step if phase2 else phase1_step
     names = ("mse",) if phase2 else ("total", "nt_xent", "mse")
     sums = torch.zeros(len(names), device=device)
     desc = f"{'phase 2' if phase2 else 'phase 1'} epoch {state.epoch + 1}/{cfg.epochs}"
@@ -229,10 +238,7 @@ def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
                                    for k, v in payload["elbow"].items()})
         return TrainState(nets, optimizer, generator, payload["epoch"], payload["history"],
                           elbow, payload["seconds"])
-    nets = build_networks(cfg, data.n_channels)
-    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    for module in _modules(nets):
-        module.to(device, memory_format=memory)
+    nets = place(build_networks(cfg, data.n_channels), cfg, device)
     return TrainState(nets, _make_optimizer(nets, cfg), generator)
 
 

@@ -1,0 +1,362 @@
+"""The paper's Table 1 beside ours, and the small read-outs the book's notebooks show.
+
+Every number comes from finished run directories (see `cae.pipeline`): `collect_runs`
+reads their metrics, `summarise` gives a mean and a 95% t-interval over seeds, and
+`compare_with_paper` lines them up with `PAPER_TABLE1`, the only place the paper's
+numbers are typed. The paper does not say how it averaged precision and recall; we
+compare them with our support-weighted averages (weighted recall equals accuracy) and
+show the macro and positive-class values beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cae.data import Dataset
+from cae.errors import CaeError
+from cae.pipeline import RunArtifacts
+
+# Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
+PAPER_TABLE1: tuple[tuple[str, str, float, float, float], ...] = (
+    ("ResNet18", "Pneumonia test", 0.74, 0.77, 0.74),
+    ("Feature+KM", "Pneumonia test", 0.69, 0.74, 0.69),
+    ("Ours (stat)", "Pneumonia test", 0.73, 0.73, 0.73),
+    ("Ours (kNN)", "Pneumonia test", 0.84, 0.85, 0.83),
+    ("Ours (lin)", "Pneumonia test", 0.84, 0.80, 0.88),
+    ("ResNet18", "Pneumonia val", 0.86, 0.86, 0.86),
+    ("Feature+KM", "Pneumonia val", 0.78, 0.77, 0.78),
+    ("Ours (stat)", "Pneumonia val", 0.80, 0.79, 0.80),
+    ("Ours (kNN)", "Pneumonia val", 0.84, 0.86, 0.81),
+    ("Ours (lin)", "Pneumonia val", 0.84, 0.80, 0.87),
+    ("ResNet18", "MNIST", 0.995, 0.995, 0.995),
+    ("Feature+KM", "MNIST", 0.69, 0.68, 0.69),
+    ("Ours (stat)", "MNIST", 0.90, 0.91, 0.90),
+    ("Ours (kNN)", "MNIST", 0.98, 0.98, 0.97),
+    ("Ours (lin)", "MNIST", 0.98, 0.97, 0.98),
+)
+PAPER_METRICS = ("accuracy", "precision", "recall")
+
+# paper row label -> (our model, protocol); paper dataset label -> (our dataset, split)
+PAPER_MODELS = {
+    "ResNet18": ("ResNet18", "transfer"),
+    "Feature+KM": ("Feature+KM", "stat"),
+    "Ours (stat)": ("CAE (ours)", "stat"),
+    "Ours (kNN)": ("CAE (ours)", "knn"),
+    "Ours (lin)": ("CAE (ours)", "lin"),
+}
+PAPER_DATASETS = {
+    "Pneumonia test": ("pneumoniamnist", "test"),
+    "Pneumonia val": ("pneumoniamnist", "val"),
+    "MNIST": ("mnist", "test"),
+}
+# paper metric -> our column compared with it, and the columns shown beside it
+COMPARED_AS = {"accuracy": "accuracy", "precision": "precision_weighted",
+               "recall": "recall_weighted"}
+SHOWN_BESIDE = {"precision": ("precision_macro", "precision_pos"),
+                "recall": ("recall_macro", "recall_pos")}
+
+# every metric a run reports, in display order, with the averaging it uses
+AVERAGING = {
+    "accuracy": "none (fraction correct)",
+    "precision_weighted": "weighted by class support",
+    "recall_weighted": "weighted by class support (equals accuracy)",
+    "precision_macro": "macro (unweighted mean over classes)",
+    "recall_macro": "macro (unweighted mean over classes)",
+    "precision_pos": "positive class only (binary datasets: pneumonia)",
+    "recall_pos": "positive class only (binary datasets: pneumonia)",
+    "auc": "ROC AUC (one-vs-rest macro for more than two classes)",
+    "nmi": "normalized mutual information, clusters vs labels",
+    "ari": "adjusted Rand index, clusters vs labels",
+}
+METRICS = tuple(AVERAGING)
+FLOORS = ("majority class", "raw pixels", "untrained encoder")
+GROUP_KEYS = ["dataset", "model", "split", "protocol"]
+
+
+# ---------------------------------------------------------------- one run
+
+def provenance_note(artifacts: RunArtifacts) -> str:
+    """Markdown naming the run behind a page: profile, seed, data MD5s, hardware, wall times."""
+    cfg, prov = artifacts.config, artifacts.provenance
+    md5 = ", ".join(f"`{name}` `{digest}`" for name, digest in prov["data_md5"].items())
+    times = prov["wall_time_s"]
+    parts = ", ".join(f"{name} {format_seconds(seconds)}" for name, seconds in times.items()
+                      if name != "total")
+    return (f"**Run `{artifacts.run_dir.name}`**: dataset `{cfg.dataset}`, profile "
+            f"**{cfg.profile}**, seed {cfg.seed}; cae {prov['packages'].get('cae')} on "
+            f"{prov['device']} ({prov['device_name']}, {prov['precision']}). "
+            f"Data MD5: {md5 or 'not recorded'}. "
+            f"Wall time: {format_seconds(times['total'])} ({parts})."
+            + _profile_warning(cfg.profile))
+
+
+def _profile_warning(profile: str) -> str:
+    """A warning, for any profile but paper, that the numbers are not the paper's setting."""
+    if profile == "paper":
+        return ""
+    return (f"\n\n> **Note:** these are `{profile}`-profile results (a shortened schedule "
+            "for tests and CI); only `paper`-profile runs follow the paper's settings and can "
+            "be compared with its numbers.")
+
+
+def format_seconds(seconds: float) -> str:
+    """A wall time as '42 s', '3.5 min' or '1.2 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
+    """A run's metrics for display: chosen models, indexed by model/split/protocol, 3 decimals.
+
+    Columns that are empty for every shown row are dropped; the `weights` label of the
+    baselines is kept when present.
+    """
+    rows = metrics if models is None else metrics[metrics["model"].isin(models)]
+    if rows.empty:
+        raise CaeError(f"no metrics rows for model(s) {models}; the run may predate them, "
+                       "rerun it with retrain=True")
+    labels = [c for c in ("weights", "k") if c in rows.columns and rows[c].notna().any()]
+    metric_columns = [m for m in METRICS if m in rows.columns and rows[m].notna().any()]
+    view = rows.set_index(["model", "split", "protocol"])[labels + metric_columns].copy()
+    if "k" in view.columns:
+        view["k"] = [f"{k:.0f}" if pd.notna(k) else "" for k in view["k"]]
+    for column in metric_columns:
+        view[column] = [_plain(v) for v in view[column]]
+    return view.fillna("")
+
+
+def weights_warning(metrics: pd.DataFrame) -> str:
+    """Markdown saying which ResNet-18 weights the baselines used, loudly when untrained."""
+    if "weights" not in metrics.columns or metrics["weights"].isna().all():
+        return "This run has no ResNet-18 baseline rows."
+    labels = sorted(metrics["weights"].dropna().unique())
+    if "untrained" in labels:
+        return ("> **WARNING: the ResNet-18 baselines below use UNTRAINED, randomly initialised "
+                "weights** (`weights = untrained`), because no ImageNet weights were available "
+                "to this run (an offline machine cannot download them). They are *not* the "
+                "paper's ImageNet baselines and say nothing about how those perform; see "
+                "*ImageNet weights for the baselines* in the Reproducibility chapter to run "
+                "them with the real weights.")
+    return f"The ResNet-18 baselines use `{', '.join(labels)}` weights."
+
+
+def class_proportions(data: Dataset) -> pd.DataFrame:
+    """Images per class in every split, with each class's share of its split."""
+    table = {}
+    for split, part in data.splits.items():
+        counts = np.bincount(part.labels.numpy(), minlength=data.n_classes)
+        row = {"images": int(counts.sum())}
+        for name, count in zip(data.class_names, counts):
+            row[name] = int(count)
+        for name, count in zip(data.class_names, counts):
+            row[f"{name} share"] = round(count / counts.sum(), 3)
+        table[split] = row
+    return pd.DataFrame.from_dict(table, orient="index").rename_axis("split")
+
+
+# ---------------------------------------------------------------- all runs of a profile
+
+def finished_runs(runs_root: str | Path, profile: str) -> list[RunArtifacts]:
+    """Every finished run (one with provenance.json) of `profile` under runs_root, sorted.
+
+    Runs of one dataset must share one configuration apart from the seed; otherwise
+    their mean would mix different experiments.
+    """
+    root = Path(runs_root)
+    if not root.is_dir():
+        raise CaeError(f"runs folder {root} not found; pass runs_root pointing at the run "
+                       f"artifacts (e.g. artifacts/) or create runs with `cae reproduce`")
+    runs = [RunArtifacts.read(d) for d in sorted(root.iterdir())
+            if (d / "provenance.json").is_file()]
+    runs = [r for r in runs if r.config.profile == profile]
+    if not runs:
+        raise CaeError(f"no finished {profile!r} runs under {root}; create them with "
+                       f"`cae reproduce --profile {profile} --seed N --run-dir "
+                       f"{root}/<dataset>-{profile}-seed<N>`")
+    by_dataset: dict[str, dict[str, str]] = {}
+    for run in runs:
+        same_but_seed = dataclasses.replace(run.config, seed=0).fingerprint()
+        by_dataset.setdefault(run.config.dataset, {})[run.run_dir.name] = same_but_seed
+    for dataset, prints in by_dataset.items():
+        if len(set(prints.values())) > 1:
+            raise CaeError(f"the {profile!r} runs of {dataset} under {root} differ in more than "
+                           f"the seed ({', '.join(sorted(prints))}); move the odd ones elsewhere")
+    return runs
+
+
+def collect_runs(runs_root: str | Path, profile: str) -> pd.DataFrame:
+    """All metrics rows of every finished `profile` run under runs_root, with its dataset."""
+    frames = [run.metrics.assign(dataset=run.config.dataset, run=run.run_dir.name)
+              for run in finished_runs(runs_root, profile)]
+    rows = pd.concat(frames, ignore_index=True)
+    duplicated = rows.duplicated(GROUP_KEYS + ["seed"])
+    if duplicated.any():
+        first = rows[duplicated].iloc[0]
+        raise CaeError(f"two runs under {runs_root} hold seed {first['seed']} of "
+                       f"{first['dataset']}; keep one run directory per seed")
+    front = ["dataset", "seed", "run", "model", "split", "protocol"]
+    return rows[front + [c for c in rows.columns if c not in front]]
+
+
+def runs_overview(runs_root: str | Path, profile: str) -> pd.DataFrame:
+    """One line per finished run: dataset, seed, device, precision, data MD5s and wall time."""
+    lines = [dict(run=r.run_dir.name, dataset=r.config.dataset, seed=r.config.seed,
+                  profile=r.config.profile,
+                  device=f"{r.provenance['device']} ({r.provenance['device_name']})",
+                  precision=r.provenance["precision"],
+                  data_md5=", ".join(r.provenance["data_md5"].values()),
+                  wall_time=format_seconds(r.provenance["wall_time_s"]["total"]))
+             for r in finished_runs(runs_root, profile)]
+    return pd.DataFrame(lines).set_index("run")
+
+
+def runs_note(runs_root: str | Path, profile: str) -> str:
+    """Markdown listing the seeds found per dataset, so a reader knows what each mean is over."""
+    seeds: dict[str, list[int]] = {}
+    for run in finished_runs(runs_root, profile):
+        seeds.setdefault(run.config.dataset, []).append(run.config.seed)
+    listed = "; ".join(f"`{d}`: {len(s)} seed{'s' if len(s) > 1 else ''} "
+                       f"({', '.join(map(str, sorted(s)))})" for d, s in sorted(seeds.items()))
+    return f"Finished **{profile}**-profile runs: {listed}." + _profile_warning(profile)
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean; (nan, nan) with fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    mean = values.mean()
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
+    return float(mean - half), float(mean + half)
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean, 95% t-interval (lo, hi) and n over seeds per dataset/model/split/protocol/metric.
+
+    Missing values (a metric a protocol does not define) are left out; lo and hi are NaN
+    when n = 1. The baselines' `weights` labels are carried along.
+    """
+    metrics = [m for m in METRICS if m in rows.columns]
+    weights = (rows["weights"].astype(object) if "weights" in rows.columns
+               else pd.Series(None, index=rows.index, dtype=object))
+    long = (rows.assign(weights=weights.where(weights.notna(), ""))
+            .melt(id_vars=GROUP_KEYS + ["seed", "weights"], value_vars=metrics,
+                  var_name="metric").dropna(subset=["value"]))
+    summary = []
+    for (dataset, model, split, protocol, metric), group in long.groupby(
+            GROUP_KEYS + ["metric"], sort=False):
+        lo, hi = t_interval(group["value"].to_numpy())
+        summary.append(dict(dataset=dataset, model=model, split=split, protocol=protocol,
+                            metric=metric, n=len(group), mean=float(group["value"].mean()),
+                            lo=lo, hi=hi, seeds=",".join(map(str, sorted(group["seed"]))),
+                            weights=",".join(sorted(set(group["weights"]) - {""}))))
+    table = pd.DataFrame(summary)
+    order = {m: i for i, m in enumerate(METRICS)}
+    return (table.sort_values(GROUP_KEYS + ["metric"], key=lambda c: c.map(order)
+                              if c.name == "metric" else c, kind="stable")
+            .reset_index(drop=True))
+
+
+def _lookup(summary: pd.DataFrame, dataset: str, model: str, split: str, protocol: str,
+            metric: str) -> pd.Series | None:
+    hit = summary[(summary["dataset"] == dataset) & (summary["model"] == model)
+                  & (summary["split"] == split) & (summary["protocol"] == protocol)
+                  & (summary["metric"] == metric)]
+    return hit.iloc[0] if len(hit) else None
+
+
+def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each cell of the paper's Table 1 beside our mean, interval and n, and the difference.
+
+    A cell we have no run for keeps the paper value with n = 0 and empty estimates.
+    """
+    lines = []
+    for paper_model, paper_dataset, *values in PAPER_TABLE1:
+        model, protocol = PAPER_MODELS[paper_model]
+        dataset, split = PAPER_DATASETS[paper_dataset]
+        for paper_metric, paper_value in zip(PAPER_METRICS, values):
+            ours = COMPARED_AS[paper_metric]
+            hit = _lookup(summary, dataset, model, split, protocol, ours)
+            line = dict(paper_model=paper_model, paper_dataset=paper_dataset,
+                        metric=paper_metric, model=model, protocol=protocol, dataset=dataset,
+                        split=split, ours_as=ours, averaging=AVERAGING[ours], paper=paper_value,
+                        mean=math.nan, lo=math.nan, hi=math.nan, n=0, difference=math.nan,
+                        weights="")
+            if hit is not None:
+                line.update(mean=hit["mean"], lo=hit["lo"], hi=hit["hi"], n=int(hit["n"]),
+                            difference=hit["mean"] - paper_value, weights=hit["weights"])
+            for beside in SHOWN_BESIDE.get(paper_metric, ()):
+                other = _lookup(summary, dataset, model, split, protocol, beside)
+                line[beside.rsplit("_", 1)[1]] = math.nan if other is None else other["mean"]
+            lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def format_estimate(mean: float, lo: float, hi: float, n: int) -> str:
+    """'0.812 [0.790, 0.834]' over n >= 2 seeds, '0.812 (n=1)' for one, 'not run' for none."""
+    if n == 0 or math.isnan(mean):
+        return "not run"
+    if n == 1:
+        return f"{mean:.3f} (n=1)"
+    return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _signed(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:+.3f}"
+
+
+def _plain(value: float) -> str:
+    """A metric with 3 decimals, or '' when missing."""
+    return "" if pd.isna(value) else f"{value:.3f}"
+
+
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """`compare_with_paper` for reading: one line per paper cell, estimates as text."""
+    lines = []
+    for _, c in comparison.iterrows():
+        untrained = " (UNTRAINED weights)" if "untrained" in c["weights"] else ""
+        lines.append({
+            "model (paper)": c["paper_model"] + untrained,
+            "dataset / split": c["paper_dataset"],
+            "metric": c["metric"],
+            "ours as": c["ours_as"],
+            "paper": f"{c['paper']:g}",
+            "ours: mean [95% CI]": format_estimate(c["mean"], c["lo"], c["hi"], c["n"]),
+            "n seeds": c["n"],
+            "ours - paper": _signed(c["difference"]),
+            "macro": _plain(c.get("macro", math.nan)),
+            "positive class": _plain(c.get("pos", math.nan)),
+        })
+    return pd.DataFrame(lines).set_index(["model (paper)", "dataset / split", "metric"])
+
+
+def averaging_legend() -> pd.DataFrame:
+    """Which averaging each reported metric uses."""
+    return pd.DataFrame({"averaging": AVERAGING}).rename_axis("metric")
+
+
+def beyond_paper(summary: pd.DataFrame) -> pd.DataFrame:
+    """What the paper lacks: AUC, NMI and ARI of every model, and the floors on every metric.
+
+    One line per dataset/split/model/protocol, one column per metric, 'mean [lo, hi]'
+    text (or '(n=1)'); empty where a protocol does not define the metric.
+    """
+    paper_models = {m for m, _ in PAPER_MODELS.values()}
+    extra = summary[summary["metric"].isin(["auc", "nmi", "ari"])
+                    | summary["model"].isin(FLOORS)]
+    extra = extra[extra["model"].isin(paper_models | set(FLOORS))]
+    text = extra.assign(estimate=[format_estimate(r.mean, r.lo, r.hi, r.n)
+                                  for r in extra.itertuples()])
+    wide = text.pivot(index=["dataset", "split", "model", "protocol"], columns="metric",
+                      values="estimate")
+    return wide[[m for m in METRICS if m in wide.columns]].fillna("")

@@ -1,0 +1,47 @@
+"""Shared fixtures: a tiny, easy MNIST written in torchvision's idx layout."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FAKE_MNIST_TRAIN = 600
+FAKE_MNIST_TEST = 200
+FAKE_MNIST_CLASSES = 3
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an uncompressed idx file (magic 0x08nn, big-endian dims)."""
+    header = (0x0800 + array.ndim).to_bytes(4, "big")
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def fake_mnist_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """28x28 images: dim noise plus a bright 7x7 square in the row band of its label.
+
+    The bands (top, middle, bottom) survive horizontal flips, so views of one class stay
+    close under the training augmentations.
+    """
+    images = rng.integers(0, 40, size=(len(labels), 28, 28))
+    for image, label in zip(images, labels):
+        top = 1 + 9 * int(label) + int(rng.integers(0, 3))  # rows 1-9, 10-18 or 19-27
+        left = 10 + int(rng.integers(-2, 3))
+        image[top:top + 7, left:left + 7] = rng.integers(200, 256, size=(7, 7))
+    return images.astype(np.uint8)
+
+
+@pytest.fixture
+def fake_mnist_dir(tmp_path: Path) -> Path:
+    """A data dir holding MNIST/raw/ with 600 train / 200 test images of 3 classes (0, 1, 2).
+
+    Deterministic; labels cycle 0, 1, 2 so every class has the same count.
+    """
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", FAKE_MNIST_TRAIN), ("t10k", FAKE_MNIST_TEST)):
+        labels = (np.arange(n) % FAKE_MNIST_CLASSES).astype(np.uint8)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", fake_mnist_images(labels, rng))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return tmp_path

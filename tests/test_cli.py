@@ -1,0 +1,150 @@
+"""The command line end to end: reproduce, resume, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import cae.train
+from cae.cli import main
+from cae.config import make_config
+
+REAL_DATA = Path(os.environ.get("CAE_DATA_DIR", "/nonexistent"))
+HAS_PNEUMONIA = (REAL_DATA / "medmnist" / "pneumoniamnist.npz").is_file()
+
+
+@pytest.fixture
+def dataset_args(fake_mnist_dir: Path) -> list[str]:
+    """Real PneumoniaMNIST when CAE_DATA_DIR holds it (CI), else MNIST-format data the test made."""
+    if HAS_PNEUMONIA:
+        return ["--dataset", "pneumoniamnist", "--data-dir", str(REAL_DATA)]
+    return ["--dataset", "mnist", "--data-dir", str(fake_mnist_dir)]
+
+
+def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
+    run_dir = tmp_path / "run"
+    code = main(["reproduce", "--profile", "smoke", *dataset_args, "--run-dir", str(run_dir),
+                 "--allow-untrained-weights", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    for name in ("config.json", "checkpoint.pt", "history.json", "elbow.json", "metrics.json",
+                 "metrics.csv", "provenance.json"):
+        assert (run_dir / name).is_file(), name
+    for name in ("montage", "training", "elbow", "reconstructions", "prototypes"):
+        assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000
+    rows = json.loads((run_dir / "metrics.json").read_text())
+    splits = {"val", "test"} if HAS_PNEUMONIA else {"test"}
+    for split in splits:
+        assert (run_dir / "figures" / f"tsne_{split}.png").is_file()
+        ours = {r["protocol"] for r in rows if r["model"] == "CAE (ours)" and r["split"] == split}
+        assert ours == {"stat", "knn", "lin"}
+    models = {r["model"] for r in rows}
+    assert models == {"CAE (ours)", "ResNet18", "Feature+KM", "majority class", "raw pixels",
+                      "untrained encoder"}
+    assert {r["weights"] for r in rows if r["model"] in ("ResNet18", "Feature+KM")} == {"untrained"}
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    assert provenance["precision"] in ("fp32", "bf16") and provenance["wall_time_s"]["total"] > 0
+    assert "UNTRAINED" in capsys.readouterr().err
+
+    # a second call reuses the finished run instead of retraining
+    before = (run_dir / "checkpoint.pt").stat().st_mtime_ns
+    assert main(["reproduce", "--profile", "smoke", *dataset_args, "--run-dir", str(run_dir),
+                 "--allow-untrained-weights", "--quiet"]) == 0
+    assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == before
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    payload = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    return {f"{part}.{k}": v for part in ("encoder", "decoder", "cond_decoder")
+            for k, v in payload[part].items()} | {"prototypes": payload["prototypes"]}
+
+
+def test_resume_gives_identical_results(tmp_path, fake_mnist_dir, monkeypatch):
+    args = ["train", "--profile", "smoke", "--dataset", "mnist", "--data-dir", str(fake_mnist_dir),
+            "--quiet", "--set", "train_subset=256", "--set", "batch_size=64"]
+    assert main([*args, "--run-dir", str(tmp_path / "straight")]) == 0
+
+    calls = {"n": 0}
+    real_save = cae.train.save_checkpoint
+
+    def interrupted_save(*a, **k):
+        real_save(*a, **k)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cae.train, "save_checkpoint", interrupted_save)
+    assert main([*args, "--run-dir", str(tmp_path / "resumed")]) == 130
+    monkeypatch.setattr(cae.train, "save_checkpoint", real_save)
+    assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert main([*args, "--run-dir", str(tmp_path / "resumed"), "--resume"]) == 0
+
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    history = [json.loads((tmp_path / d / "history.json").read_text()) for d in ("straight", "resumed")]
+    assert history[0] == history[1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--dataset", "cifar10"], "unknown dataset 'cifar10'"),
+    (["train", "--set", "temperature=-1"], "temperature must be > 0"),
+    (["train", "--set", "no_such_field=1"], "unknown configuration field(s): no_such_field"),
+    (["train", "--set", "batch_size=many"], "batch_size must be a number"),
+    (["evaluate", "--run-dir", "/nonexistent/run"], "cannot read config"),
+])
+def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_data_names_file_md5_and_place(tmp_path, capsys, monkeypatch):
+    import medmnist
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(medmnist.dataset.MedMNIST, "download", offline)
+    monkeypatch.setattr("cae.data.MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
+    assert main(["train", "--profile", "smoke", "--data-dir", str(tmp_path / "empty"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pneumoniamnist.npz not found" in err and "28209eda62fecd6e6a2d98b1501bb15f" in err
+    assert str(tmp_path / "empty" / "medmnist" / "pneumoniamnist.npz") in err
+
+
+def test_corrupt_data_file_is_refused(tmp_path, capsys):
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / "pneumoniamnist.npz").write_bytes(b"not an npz")
+    assert main(["train", "--profile", "smoke", "--data-dir", str(tmp_path), "--quiet"]) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path, fake_mnist_dir, capsys):
+    args = ["train", "--profile", "smoke", "--dataset", "mnist", "--data-dir", str(fake_mnist_dir),
+            "--run-dir", str(tmp_path), "--quiet", "--set", "train_subset=128"]
+    assert main(args) == 0
+    assert main([*args, "--resume", "--set", "temperature=0.2"]) == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_epochs_option_scales_the_phases():
+    from cae.cli import build_parser, config_from_args
+
+    cfg = config_from_args(build_parser().parse_args(["train", "--profile", "paper", "--epochs", "20"]))
+    assert (cfg.epochs, cfg.warmup_epochs, cfg.lr_warmup_epochs) == (20, 10, 2)
+    assert cfg == make_config("paper", epochs=20, warmup_epochs=10, lr_warmup_epochs=2)
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "baselines", "reproduce"])
+def test_every_command_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "cae.cli", command, "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "--run-dir" in result.stdout

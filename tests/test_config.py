@@ -1,0 +1,128 @@
+"""Profiles, string overrides, validation messages, save/load and the resume fingerprint."""
+
+import pytest
+
+from cae.config import PROFILES, load_config, make_config
+from cae.errors import CaeError
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile_builds_and_validates(profile):
+    cfg = make_config(profile)
+    assert cfg.profile == profile
+    assert cfg.validate() is cfg
+    assert cfg.phase2_epochs == cfg.epochs - cfg.warmup_epochs > 0
+
+
+def test_paper_profile_has_the_paper_settings():
+    cfg = make_config("paper")
+    assert (cfg.epochs, cfg.warmup_epochs, cfg.lr_warmup_epochs) == (100, 50, 10)
+    assert (cfg.lr_start, cfg.lr_peak, cfg.lr_final) == (0.01, 0.25, 0.05)
+    assert (cfg.alpha, cfg.latent_dim, cfg.knn_k) == (0.1, 128, 5)
+    assert (cfg.aug_prob, cfg.rotation_degrees) == (0.5, 30.0)
+    assert (cfg.probe_fraction, cfg.probe_epochs, cfg.probe_lr) == (0.2, 200, 3e-4)
+    assert (cfg.resnet_epochs, cfg.resnet_lr) == (100, 1e-4)
+    assert cfg.train_subset is None
+
+
+def test_string_overrides_take_the_field_types():
+    cfg = make_config("smoke", seed="7", temperature="0.3", channels_last="false", compile="yes",
+                      channels="16,32,64", blur_sigma="0.2,0.5", train_subset="none",
+                      dataset="mnist")
+    assert cfg.seed == 7 and isinstance(cfg.seed, int)
+    assert cfg.temperature == 0.3 and isinstance(cfg.temperature, float)
+    assert cfg.channels_last is False and cfg.compile is True
+    assert cfg.channels == (16, 32, 64) and all(isinstance(c, int) for c in cfg.channels)
+    assert cfg.blur_sigma == (0.2, 0.5) and all(isinstance(s, float) for s in cfg.blur_sigma)
+    assert cfg.train_subset is None  # the string "none" clears the smoke profile's 512
+    assert cfg.dataset == "mnist"
+    assert make_config("quick", train_subset="64").train_subset == 64
+
+
+def test_python_none_override_keeps_the_profile_value():
+    assert make_config("smoke", train_subset=None).train_subset == 512
+
+
+@pytest.mark.parametrize("field, value", [
+    ("seed", "x"), ("temperature", "warm"), ("channels_last", "maybe"),
+])
+def test_unparseable_override_names_the_field(field, value):
+    with pytest.raises(CaeError, match=rf"\b{field}\b"):
+        make_config("smoke", **{field: value})
+
+
+@pytest.mark.parametrize("field, value", [
+    ("seed", -1),
+    ("precision", "fp16"),
+    ("batch_size", 1),
+    ("epochs", 0),
+    ("warmup_epochs", 0),
+    ("warmup_epochs", 101),
+    ("lr_warmup_epochs", 101),
+    ("channels", (16, 0, 64)),
+    ("latent_dim", 0),
+    ("projector_dims", (256, 256)),
+    ("temperature", 0.0),
+    ("alpha", -0.1),
+    ("aug_prob", 1.5),
+    ("crop_scale", (0.8, 0.5)),
+    ("blur_sigma", (0.0, 1.0)),
+    ("noise_std", -0.01),
+    ("k_min", 1),
+    ("k_max", 1),
+    ("assign_temperature", 0.0),
+    ("knn_k", 0),
+    ("probe_fraction", 1.5),
+    ("train_subset", 8),
+    ("resnet_image_size", 27),
+])
+def test_out_of_range_value_names_the_field(field, value):
+    with pytest.raises(CaeError, match=rf"invalid configuration: .*\b{field}\b"):
+        make_config("paper", **{field: value})
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("lr_peak", 0.0, "learning rates"),
+    ("lr_final", -0.05, "learning rates"),
+    ("probe_epochs", 0, "probe/resnet epochs"),
+    ("resnet_epochs", 0, "probe/resnet epochs"),
+])
+def test_out_of_range_grouped_fields(field, value, words):
+    with pytest.raises(CaeError, match=words):
+        make_config("paper", **{field: value})
+
+
+def test_unknown_profile_and_unknown_field():
+    with pytest.raises(CaeError, match="unknown profile 'huge'.*smoke, quick, paper"):
+        make_config("huge")
+    with pytest.raises(CaeError, match="unknown configuration field.*lr_max"):
+        make_config("quick", lr_max=1.0)
+
+
+def test_save_load_round_trip(tmp_path):
+    cfg = make_config("smoke", data_dir="/some/where", channels=(8, 16, 32), seed=3,
+                      blur_sigma=(0.25, 0.75))
+    path = tmp_path / "config.json"
+    cfg.save(path)
+    loaded = load_config(path)
+    assert loaded == cfg
+    assert isinstance(loaded.channels, tuple) and isinstance(loaded.blur_sigma, tuple)
+
+
+def test_load_config_of_a_bad_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{not json")
+    with pytest.raises(CaeError, match="cannot read config"):
+        load_config(path)
+    with pytest.raises(CaeError, match="cannot read config"):
+        load_config(tmp_path / "absent.json")
+
+
+def test_fingerprint_ignores_where_and_how_but_not_what():
+    base = make_config("quick")
+    assert base.fingerprint() == make_config("quick", data_dir="/elsewhere", device="cpu",
+                                             progress=False).fingerprint()
+    assert base.fingerprint() != make_config("quick", temperature=0.2).fingerprint()
+    assert base.fingerprint() != make_config("quick", seed=1).fingerprint()
+    assert len(base.fingerprint()) == 16
+

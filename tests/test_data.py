@@ -1,0 +1,146 @@
+"""Data loading: checksums, where data is looked for, errors that say what to do, MNIST idx reading."""
+
+import os
+from pathlib import Path
+
+import medmnist
+import numpy as np
+import pytest
+import torch
+from torchvision.datasets import MNIST
+
+import cae.data
+from cae.data import load_dataset, md5sum, resolve_data_dir, verify_md5
+from cae.errors import CaeError
+
+PNEUMONIA_MD5 = "28209eda62fecd6e6a2d98b1501bb15f"
+
+
+def test_md5sum_known_value(tmp_path):
+    path = tmp_path / "abc.txt"
+    path.write_bytes(b"abc")
+    assert md5sum(path) == "900150983cd24fb0d6963f7d28e17f72"
+    assert verify_md5(path, "900150983cd24fb0d6963f7d28e17f72") == "900150983cd24fb0d6963f7d28e17f72"
+
+
+def test_verify_md5_mismatch(tmp_path):
+    path = tmp_path / "abc.txt"
+    path.write_bytes(b"abd")
+    with pytest.raises(CaeError, match="corrupt.*expected 900150983cd24fb0d6963f7d28e17f72"):
+        verify_md5(path, "900150983cd24fb0d6963f7d28e17f72")
+
+
+def test_resolve_data_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("CAE_DATA_DIR", str(tmp_path / "from_env"))
+    assert resolve_data_dir(tmp_path / "given") == tmp_path / "given"
+    assert resolve_data_dir(None) == tmp_path / "from_env"
+    monkeypatch.delenv("CAE_DATA_DIR")
+    assert resolve_data_dir(None) is None
+    assert resolve_data_dir("~/x") == Path.home() / "x"
+
+
+def test_unknown_dataset_lists_the_choices():
+    with pytest.raises(CaeError, match=r"unknown dataset 'cifar10'; choose one of: mnist, .*pneumoniamnist"):
+        load_dataset("cifar10")
+
+
+@pytest.fixture
+def offline_medmnist(monkeypatch, tmp_path):
+    """No env data dir, an empty default cache, and a medmnist download that fails at once."""
+    monkeypatch.delenv("CAE_DATA_DIR", raising=False)
+    monkeypatch.setattr(cae.data, "MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
+
+    def no_network(*args, **kwargs):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(medmnist, "PneumoniaMNIST", no_network)
+    return tmp_path
+
+
+def test_missing_medmnist_file_names_file_md5_and_url(offline_medmnist):
+    url = medmnist.INFO["pneumoniamnist"]["url"]
+    with pytest.raises(CaeError) as err:
+        load_dataset("pneumoniamnist", offline_medmnist / "data")
+    message = str(err.value)
+    for part in ("pneumoniamnist.npz not found", "ConnectionError", PNEUMONIA_MD5, url,
+                 str(offline_medmnist / "data" / "medmnist" / "pneumoniamnist.npz"), "CAE_DATA_DIR"):
+        assert part in message
+    # without a data dir the file is expected in the medmnist cache
+    with pytest.raises(CaeError, match="put it at " + str(offline_medmnist / "cache" / "pneumoniamnist.npz")):
+        load_dataset("pneumoniamnist")
+
+
+@pytest.mark.parametrize("folder", ["medmnist", "."])
+def test_corrupt_medmnist_file(offline_medmnist, folder):
+    path = offline_medmnist / "data" / folder / "pneumoniamnist.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not the official file")
+    with pytest.raises(CaeError, match=f"corrupt or not the official file.*expected {PNEUMONIA_MD5}"):
+        load_dataset("pneumoniamnist", offline_medmnist / "data")
+
+
+def test_mnist_from_idx_files(fake_mnist_dir):
+    dataset = load_dataset("mnist", fake_mnist_dir)
+    assert dataset.name == "mnist" and dataset.class_names == [str(i) for i in range(10)]
+    assert list(dataset.splits) == ["train", "test"] and dataset.eval_splits == ["test"]
+    assert dataset.md5 == {}  # no .gz originals to check
+    for split, n in (("train", 600), ("test", 200)):
+        images, labels = dataset.splits[split].images, dataset.splits[split].labels
+        assert images.shape == (n, 1, 28, 28) and images.dtype == torch.uint8
+        assert labels.dtype == torch.int64
+        assert torch.equal(labels, torch.arange(n) % 3)
+        # the bright square lies in the row band of the label
+        band_means = images[:, 0].float().mean(dim=2).reshape(n, 28)[:, 1:28].reshape(n, 3, 9).mean(2)
+        assert torch.equal(band_means.argmax(dim=1), labels)
+    assert dataset.n_channels == 1
+
+
+def test_mnist_train_subset_is_seeded_and_drawn_from_train(fake_mnist_dir):
+    full = load_dataset("mnist", fake_mnist_dir).splits["train"]
+    a = load_dataset("mnist", fake_mnist_dir, train_subset=100, seed=0)
+    b = load_dataset("mnist", fake_mnist_dir, train_subset=100, seed=0)
+    c = load_dataset("mnist", fake_mnist_dir, train_subset=100, seed=1)
+    sub = a.splits["train"]
+    assert len(sub) == 100 and sub.images.shape == (100, 1, 28, 28)
+    assert torch.equal(sub.images, b.splits["train"].images)
+    assert not torch.equal(sub.labels, c.splits["train"].labels)
+    assert len(a.splits["test"]) == 200  # only train is subsampled
+    flat = full.images.reshape(600, -1)
+    index = [int((flat == img.reshape(-1)).all(dim=1).nonzero()[0]) for img in sub.images]
+    assert len(set(index)) == 100
+    assert torch.equal(full.labels[index], sub.labels)
+    assert len(load_dataset("mnist", fake_mnist_dir, train_subset=600).splits["train"]) == 600
+
+
+def test_mnist_corrupt_gz_original(fake_mnist_dir):
+    (fake_mnist_dir / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").write_bytes(b"junk")
+    with pytest.raises(CaeError, match="train-labels-idx1-ubyte.gz is corrupt"):
+        load_dataset("mnist", fake_mnist_dir)
+
+
+def test_mnist_missing_and_offline_names_the_files(monkeypatch, tmp_path):
+    def no_network(self):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(MNIST, "download", no_network)
+    with pytest.raises(CaeError) as err:
+        load_dataset("mnist", tmp_path)
+    message = str(err.value)
+    assert f"MNIST not found under {tmp_path / 'MNIST' / 'raw'}" in message
+    assert "train-images-idx3-ubyte.gz (MD5 f68b3c2dcbeaaa9fbdd348bbdeb94873)" in message
+    assert "t10k-labels-idx1-ubyte.gz (MD5 ec29112dd5afa0611ce80d1b7f02629c)" in message
+
+
+REAL_NPZ = Path(os.environ.get("CAE_DATA_DIR", "/nonexistent")) / "medmnist" / "pneumoniamnist.npz"
+
+
+@pytest.mark.skipif(not REAL_NPZ.is_file(), reason="real PneumoniaMNIST not under $CAE_DATA_DIR")
+def test_real_pneumoniamnist_splits_and_md5():
+    dataset = load_dataset("pneumoniamnist", os.environ["CAE_DATA_DIR"])
+    assert dataset.md5 == {"pneumoniamnist.npz": PNEUMONIA_MD5}
+    assert dataset.n_classes == 2 and dataset.n_channels == 1
+    assert dataset.eval_splits == ["val", "test"]
+    counts = {s: np.bincount(split.labels.numpy()).tolist() for s, split in dataset.splits.items()}
+    assert counts == {"train": [1214, 3494], "val": [135, 389], "test": [234, 390]}  # 4708 / 524 / 624
+    assert dataset.splits["train"].images.shape == (4708, 1, 28, 28)
+    assert dataset.splits["train"].images.dtype == torch.uint8

@@ -1,0 +1,168 @@
+"""Table 1 assembly on hand-made run directories: collection, interval maths, paper mapping."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cae import table1
+from cae.config import make_config
+from cae.data import Dataset, Split
+from cae.errors import CaeError
+from cae.pipeline import RunArtifacts
+
+T_975_DF1 = math.tan(0.475 * math.pi)  # Student t quantile, 1 dof (a Cauchy): 12.7062...
+T_975_DF2 = 4.302652729911275  # Student t quantile, 2 dof, from statistical tables
+
+
+def _row(model, split, protocol, seed, accuracy, **extra):
+    return dict(model=model, split=split, protocol=protocol, seed=seed, accuracy=accuracy,
+                precision_weighted=extra.pop("precision_weighted", accuracy),
+                recall_weighted=accuracy, **extra)
+
+
+def write_run(root: Path, dataset: str, seed: int, rows: list[dict], profile: str = "smoke",
+              **overrides) -> Path:
+    """A finished run directory with exactly the files RunArtifacts.read needs."""
+    run_dir = root / f"{dataset}-{profile}-seed{seed}"
+    run_dir.mkdir(parents=True)
+    make_config(profile, dataset=dataset, seed=seed, **overrides).save(run_dir / "config.json")
+    (run_dir / "history.json").write_text("{}")
+    (run_dir / "elbow.json").write_text("{}")
+    (run_dir / "metrics.json").write_text(json.dumps(rows))
+    provenance = dict(dataset=dataset, data_md5={f"{dataset}.npz": "0" * 32},
+                      packages={"cae": "0.1.0"}, device="cpu", device_name="x86_64",
+                      precision="fp32", wall_time_s={"train": 30.0, "evaluate": 12.4, "total": 42.4})
+    (run_dir / "provenance.json").write_text(json.dumps(provenance))
+    return run_dir
+
+
+def test_paper_table_rows_all_map_to_our_models_and_splits():
+    assert len(table1.PAPER_TABLE1) == 15
+    assert {(m, d) for m, d, *_ in table1.PAPER_TABLE1} == {
+        (m, d) for m in table1.PAPER_MODELS for d in table1.PAPER_DATASETS}
+    assert table1.PAPER_MODELS["Ours (kNN)"] == ("CAE (ours)", "knn")
+    assert table1.PAPER_MODELS["Feature+KM"] == ("Feature+KM", "stat")
+    assert table1.PAPER_DATASETS["Pneumonia val"] == ("pneumoniamnist", "val")
+    assert table1.PAPER_DATASETS["MNIST"] == ("mnist", "test")
+    lin_test = next(r for r in table1.PAPER_TABLE1 if r[:2] == ("Ours (lin)", "Pneumonia test"))
+    assert lin_test[2:] == (0.84, 0.80, 0.88)
+
+
+def test_t_interval_two_and_three_values_and_one_value():
+    lo, hi = table1.t_interval(np.array([0.7, 0.9]))  # mean 0.8, s / sqrt(n) = 0.1
+    assert lo == pytest.approx(0.8 - 0.1 * T_975_DF1, abs=1e-12)
+    assert hi == pytest.approx(0.8 + 0.1 * T_975_DF1, abs=1e-12)
+    lo, hi = table1.t_interval(np.array([0.8, 0.9, 1.0]))  # mean 0.9, s = 0.1
+    assert (lo, hi) == pytest.approx((0.9 - T_975_DF2 * 0.1 / math.sqrt(3),
+                                      0.9 + T_975_DF2 * 0.1 / math.sqrt(3)), abs=1e-9)
+    assert all(math.isnan(v) for v in table1.t_interval(np.array([0.5])))
+    assert table1.t_interval(np.array([0.6, 0.6, 0.6])) == pytest.approx((0.6, 0.6))
+
+
+def test_summarise_mean_interval_n_and_missing_values():
+    rows = pd.DataFrame([
+        dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 0, 0.7, nmi=math.nan)),
+        dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 1, 0.9, nmi=math.nan)),
+        dict(dataset="mnist", **_row("CAE (ours)", "test", "stat", 0, 0.5, nmi=0.25)),
+        dict(dataset="mnist", **_row("CAE (ours)", "test", "stat", 1, 0.6, nmi=math.nan)),
+    ])
+    summary = table1.summarise(rows).set_index(["protocol", "metric"])
+    knn = summary.loc[("knn", "accuracy")]
+    assert (knn["n"], knn["mean"], knn["seeds"]) == (2, pytest.approx(0.8), "0,1")
+    assert knn["lo"] == pytest.approx(0.8 - 0.1 * T_975_DF1)
+    assert ("knn", "nmi") not in summary.index  # never defined for kNN: no row at all
+    nmi = summary.loc[("stat", "nmi")]
+    assert (nmi["n"], nmi["mean"], nmi["seeds"]) == (1, 0.25, "0")
+    assert math.isnan(nmi["lo"]) and math.isnan(nmi["hi"])
+    assert list(summary.loc["knn"].index) == ["accuracy", "precision_weighted", "recall_weighted"]
+
+
+def _two_seed_summary() -> pd.DataFrame:
+    rows = []
+    for seed, acc in ((0, 0.80), (1, 0.90)):
+        rows += [dict(dataset="pneumoniamnist", **_row("CAE (ours)", "val", "knn", seed, acc,
+                                                       precision_weighted=acc - 0.1,
+                                                       precision_macro=0.5, precision_pos=0.7)),
+                 dict(dataset="pneumoniamnist", **_row("ResNet18", "test", "transfer", seed, 0.6,
+                                                       weights="untrained"))]
+    return table1.summarise(pd.DataFrame(rows))
+
+
+def test_compare_with_paper_maps_rows_and_takes_the_difference():
+    comparison = table1.compare_with_paper(_two_seed_summary())
+    assert len(comparison) == 15 * 3
+    cell = comparison.set_index(["paper_model", "paper_dataset", "metric"])
+    knn_acc = cell.loc[("Ours (kNN)", "Pneumonia val", "accuracy")]
+    assert (knn_acc["paper"], knn_acc["mean"], knn_acc["n"]) == (0.84, pytest.approx(0.85), 2)
+    assert knn_acc["difference"] == pytest.approx(0.85 - 0.84)
+    assert knn_acc["lo"] == pytest.approx(0.85 - 0.05 * T_975_DF1)
+    knn_prec = cell.loc[("Ours (kNN)", "Pneumonia val", "precision")]
+    assert knn_prec["ours_as"] == "precision_weighted"
+    assert (knn_prec["paper"], knn_prec["mean"]) == (0.86, pytest.approx(0.75))
+    assert (knn_prec["macro"], knn_prec["pos"]) == (0.5, 0.7)
+    resnet = cell.loc[("ResNet18", "Pneumonia test", "recall")]
+    assert (resnet["model"], resnet["protocol"], resnet["split"]) == ("ResNet18", "transfer", "test")
+    assert resnet["weights"] == "untrained" and resnet["difference"] == pytest.approx(0.6 - 0.74)
+    missing = cell.loc[("Ours (lin)", "MNIST", "accuracy")]
+    assert missing["n"] == 0 and math.isnan(missing["mean"]) and math.isnan(missing["difference"])
+
+
+def test_comparison_table_text_flags_untrained_and_single_seeds():
+    table = table1.comparison_table(table1.compare_with_paper(_two_seed_summary()))
+    knn = table.loc[("Ours (kNN)", "Pneumonia val", "accuracy")]
+    low, high = 0.85 - 0.05 * T_975_DF1, 0.85 + 0.05 * T_975_DF1
+    assert knn["ours: mean [95% CI]"] == f"0.850 [{low:.3f}, {high:.3f}]"
+    assert knn["ours - paper"] == "+0.010" and knn["paper"] == "0.84"
+    assert table.loc[("ResNet18 (UNTRAINED weights)", "Pneumonia test", "accuracy"),
+                     "ours - paper"] == "-0.140"
+    assert table.loc[("Ours (lin)", "MNIST", "accuracy"), "ours: mean [95% CI]"] == "not run"
+    assert table1.format_estimate(0.8123, math.nan, math.nan, 1) == "0.812 (n=1)"
+
+
+def test_collect_runs_reads_one_profile_and_checks_configs(tmp_path):
+    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9)])
+    write_run(tmp_path, "mnist", 1, [_row("CAE (ours)", "test", "knn", 1, 0.8)])
+    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.1)], profile="quick")
+    (tmp_path / "unfinished").mkdir()
+    rows = table1.collect_runs(tmp_path, "smoke")
+    assert list(rows[["dataset", "seed", "accuracy"]].itertuples(index=False, name=None)) == [
+        ("mnist", 0, 0.9), ("mnist", 1, 0.8)]
+    assert list(rows.columns[:6]) == ["dataset", "seed", "run", "model", "split", "protocol"]
+    assert table1.runs_overview(tmp_path, "smoke")["wall_time"].tolist() == ["42 s", "42 s"]
+    with pytest.raises(CaeError, match="no finished 'paper' runs"):
+        table1.collect_runs(tmp_path, "paper")
+    write_run(tmp_path, "mnist", 2, [_row("CAE (ours)", "test", "knn", 2, 0.8)], temperature=0.2)
+    with pytest.raises(CaeError, match="differ in more than the seed"):
+        table1.collect_runs(tmp_path, "smoke")
+
+
+def test_provenance_note_and_metrics_view(tmp_path):
+    rows = [_row("CAE (ours)", "test", "stat", 0, 0.8123, k=3.0, nmi=0.5),
+            _row("ResNet18", "test", "transfer", 0, 0.5, weights="untrained")]
+    artifacts = RunArtifacts.read(write_run(tmp_path, "mnist", 0, rows))
+    note = table1.provenance_note(artifacts)
+    assert "profile **smoke**, seed 0" in note and "`mnist.npz` `" + "0" * 32 + "`" in note
+    assert "Wall time: 42 s (train 30 s, evaluate 12 s)" in note
+    view = table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
+    assert view.loc[("CAE (ours)", "test", "stat"), "accuracy"] == "0.812"
+    assert view.loc[("CAE (ours)", "test", "stat"), "k"] == "3"
+    assert "weights" not in view.columns
+    assert "UNTRAINED" in table1.weights_warning(artifacts.metrics)
+
+
+def test_class_proportions_counts_and_shares():
+    def split(labels):
+        return Split(torch.zeros(len(labels), 1, 28, 28, dtype=torch.uint8), torch.tensor(labels))
+
+    data = Dataset("toy", {"train": split([0, 1, 1, 1]), "test": split([0, 0, 1])},
+                   ["normal", "pneumonia"])
+    table = table1.class_proportions(data)
+    assert table.loc["train"].tolist() == [4, 1, 3, 0.25, 0.75]
+    assert table.loc["test", "normal share"] == 0.667
