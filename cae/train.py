@@ -145,6 +145,8 @@ def place(nets: Networks, cfg: RunConfig, device: torch.device) -> Networks:
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for module in _modules(nets):
         module.to(device, memory_format=memory)
+        if cfg.compile:
+            module.compile()  # in place: state_dict keys stay those of the eager module
     return nets
 
 

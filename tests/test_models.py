@@ -1,0 +1,55 @@
+"""Shapes of the paper's networks, the conditional decoder's identity start, and runtime choices."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cae.data import _to_split
+from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
+from cae.runtime import cpu_supports_bf16, resolve_precision
+
+
+def test_encoder_halves_three_times_then_pools_to_the_latent():
+    encoder = Encoder(3, (8, 16, 32), latent_dim=128)
+    x = torch.rand(5, 3, 28, 28)
+    sizes = []
+    for layer in encoder.features:
+        x = layer(x)
+        if isinstance(layer, torch.nn.Conv2d):
+            sizes.append(x.shape[-1])
+    assert sizes == [14, 7, 3]
+    assert encoder(torch.rand(5, 3, 28, 28)).shape == (5, 128)
+
+
+def test_decoder_and_projector_shapes():
+    h = torch.randn(4, 128)
+    y = Decoder(1, (8, 16, 32))(h)
+    assert y.shape == (4, 1, 28, 28) and 0 <= y.min() and y.max() <= 1
+    assert Projector(128, (64, 64, 32))(h).shape == (4, 32)
+
+
+def test_conditional_decoder_starts_as_the_decoder():
+    torch.manual_seed(0)
+    decoder = Decoder(1, (8, 16, 32))
+    conditional = ConditionalDecoder(decoder, n_prototypes=3)
+    h, s = torch.randn(6, 128), torch.softmax(torch.randn(6, 3), dim=1)
+    assert torch.allclose(conditional(h, s), decoder(h), atol=1e-6)
+
+
+def test_rgb_medmnist_arrays_become_channels_first():
+    images = np.arange(2 * 28 * 28 * 3, dtype=np.uint8).reshape(2, 28, 28, 3)
+    split = _to_split(images, np.array([[1], [0]]))
+    assert split.images.shape == (2, 3, 28, 28)
+    assert torch.equal(split.images[1, 2], torch.from_numpy(images[1, :, :, 2]))
+    assert split.labels.tolist() == [1, 0]
+
+
+def test_bf16_only_on_cpus_that_have_bf16_units(tmp_path):
+    (tmp_path / "amd").write_text("flags : fpu sse2 avx2 fma\n")
+    (tmp_path / "amx").write_text("flags : fpu avx2 avx512f amx_bf16 amx_tile\n")
+    assert not cpu_supports_bf16(tmp_path / "amd")
+    assert cpu_supports_bf16(tmp_path / "amx")
+    assert not cpu_supports_bf16(tmp_path / "missing")
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
