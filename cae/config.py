@@ -40,7 +40,7 @@ class RunConfig:
     progress: bool = True
 
     # networks (the paper fixes latent_dim = 128 and the layer pattern, not the widths)
-    channels: tuple[int, int, int] = (32, 64, 128)
+    channels: tuple[int, int, int] = (16, 32, 64)
     latent_dim: int = 128
     projector_dims: tuple[int, int, int] = (256, 256, 128)
 

@@ -284,8 +284,10 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
     run_dir = Path(run_dir)
     if not retrain and not resume and (run_dir / "provenance.json").is_file():
         done = RunArtifacts.read(run_dir)
-        if done.config.fingerprint() == cfg.fingerprint():
-            return done
+        if done.config.fingerprint() != cfg.fingerprint():
+            raise CaeError(f"{run_dir} holds a finished run with another configuration; pass "
+                           f"--retrain (retrain=True) to replace it, or use another run dir")
+        return done
     data = load(cfg)
     seconds = {"train": train_run(cfg, data, run_dir, resume)}
     started = time.perf_counter()

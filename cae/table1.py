@@ -114,24 +114,37 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
-    """A run's metrics for display: chosen models, indexed by model/split/protocol, 3 decimals.
+# display headers of a run's metrics: (group, averaging); weighted recall (= accuracy) is left out
+VIEW_COLUMNS = {
+    "weights": ("weights", ""), "k": ("k", ""), "accuracy": ("accuracy", ""),
+    "precision_weighted": ("precision", "weighted"), "precision_macro": ("precision", "macro"),
+    "precision_pos": ("precision", "positive"), "recall_macro": ("recall", "macro"),
+    "recall_pos": ("recall", "positive"), "auc": ("AUC", ""), "nmi": ("NMI", ""),
+    "ari": ("ARI", ""),
+}
 
-    Columns that are empty for every shown row are dropped; the `weights` label of the
-    baselines is kept when present.
+
+def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
+    """A run's metrics for display: chosen models, one line per model/split/protocol, 3 decimals.
+
+    Columns empty for every shown line are dropped. Weighted recall is left out (it
+    equals accuracy); `weights` (the baselines' ResNet-18 weights) and `k` (clusters) are
+    kept when present.
     """
     rows = metrics if models is None else metrics[metrics["model"].isin(models)]
     if rows.empty:
         raise CaeError(f"no metrics rows for model(s) {models}; the run may predate them, "
                        "rerun it with retrain=True")
-    labels = [c for c in ("weights", "k") if c in rows.columns and rows[c].notna().any()]
-    metric_columns = [m for m in METRICS if m in rows.columns and rows[m].notna().any()]
-    view = rows.set_index(["model", "split", "protocol"])[labels + metric_columns].copy()
-    if "k" in view.columns:
-        view["k"] = [f"{k:.0f}" if pd.notna(k) else "" for k in view["k"]]
-    for column in metric_columns:
-        view[column] = [_plain(v) for v in view[column]]
-    return view.fillna("")
+    columns = [c for c in VIEW_COLUMNS if c in rows.columns and rows[c].notna().any()]
+    view = rows.set_index(["model", "split", "protocol"])[columns].copy()
+    for column in columns:
+        if column == "k":
+            view[column] = ["" if pd.isna(k) else f"{k:.0f}" for k in view[column]]
+        elif column != "weights":
+            view[column] = [_plain(v) for v in view[column]]
+    view = view.fillna("")
+    view.columns = pd.MultiIndex.from_tuples([VIEW_COLUMNS[c] for c in columns])
+    return view
 
 
 def weights_warning(metrics: pd.DataFrame) -> str:
@@ -208,25 +221,30 @@ def collect_runs(runs_root: str | Path, profile: str) -> pd.DataFrame:
 
 
 def runs_overview(runs_root: str | Path, profile: str) -> pd.DataFrame:
-    """One line per finished run: dataset, seed, device, precision, data MD5s and wall time."""
-    lines = [dict(run=r.run_dir.name, dataset=r.config.dataset, seed=r.config.seed,
-                  profile=r.config.profile,
-                  device=f"{r.provenance['device']} ({r.provenance['device_name']})",
-                  precision=r.provenance["precision"],
-                  data_md5=", ".join(r.provenance["data_md5"].values()),
-                  wall_time=format_seconds(r.provenance["wall_time_s"]["total"]))
+    """One line per finished run: dataset, seed, device, precision and wall time."""
+    lines = [{"run": r.run_dir.name, "dataset": r.config.dataset, "seed": r.config.seed,
+              "device": f"{r.provenance['device']} ({r.provenance['device_name']})",
+              "precision": r.provenance["precision"],
+              "wall time": format_seconds(r.provenance["wall_time_s"]["total"])}
              for r in finished_runs(runs_root, profile)]
     return pd.DataFrame(lines).set_index("run")
 
 
 def runs_note(runs_root: str | Path, profile: str) -> str:
-    """Markdown listing the seeds found per dataset, so a reader knows what each mean is over."""
+    """Markdown: the seeds found per dataset and the MD5 of every data file they read."""
     seeds: dict[str, list[int]] = {}
+    md5: dict[str, set[str]] = {}
     for run in finished_runs(runs_root, profile):
         seeds.setdefault(run.config.dataset, []).append(run.config.seed)
+        for name, digest in run.provenance["data_md5"].items():
+            md5.setdefault(name, set()).add(digest)
     listed = "; ".join(f"`{d}`: {len(s)} seed{'s' if len(s) > 1 else ''} "
                        f"({', '.join(map(str, sorted(s)))})" for d, s in sorted(seeds.items()))
-    return f"Finished **{profile}**-profile runs: {listed}." + _profile_warning(profile)
+    files = "\n".join(f"- `{name}`: {', '.join(f'`{d}`' for d in sorted(digests))}"
+                       + (" (**differs between runs**)" if len(digests) > 1 else "")
+                       for name, digests in md5.items())
+    return (f"Finished **{profile}**-profile runs: {listed}.\n\nData files (MD5):\n\n{files}"
+            + _profile_warning(profile))
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -302,42 +320,37 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def format_estimate(mean: float, lo: float, hi: float, n: int) -> str:
-    """'0.812 [0.790, 0.834]' over n >= 2 seeds, '0.812 (n=1)' for one, 'not run' for none."""
-    if n == 0 or math.isnan(mean):
-        return "not run"
-    if n == 1:
-        return f"{mean:.3f} (n=1)"
-    return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def _signed(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:+.3f}"
-
-
 def _plain(value: float) -> str:
     """A metric with 3 decimals, or '' when missing."""
     return "" if pd.isna(value) else f"{value:.3f}"
 
 
+def format_interval(lo: float, hi: float, n: int) -> str:
+    """'[0.790, 0.834]' over n >= 2 seeds, 'n=1' for one, '' for none."""
+    if n == 0:
+        return ""
+    return "n=1" if n == 1 else f"[{lo:.3f}, {hi:.3f}]"
+
+
 def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """`compare_with_paper` for reading: one line per paper cell, estimates as text."""
+    """`compare_with_paper` for reading: one line per paper cell, values as 3-decimal text."""
     lines = []
     for _, c in comparison.iterrows():
-        untrained = " (UNTRAINED weights)" if "untrained" in c["weights"] else ""
+        untrained = " [UNTRAINED]" if "untrained" in c["weights"] else ""
+        averaging = c["ours_as"].rsplit("_", 1)[1] if "_" in c["ours_as"] else ""
         lines.append({
             "model (paper)": c["paper_model"] + untrained,
-            "dataset / split": c["paper_dataset"],
-            "metric": c["metric"],
-            "ours as": c["ours_as"],
+            "dataset": c["paper_dataset"],
+            "metric": c["metric"] + (f" ({averaging})" if averaging else ""),
             "paper": f"{c['paper']:g}",
-            "ours: mean [95% CI]": format_estimate(c["mean"], c["lo"], c["hi"], c["n"]),
-            "n seeds": c["n"],
-            "ours - paper": _signed(c["difference"]),
+            "ours": _plain(c["mean"]) if c["n"] else "not run",
+            "95% CI": format_interval(c["lo"], c["hi"], c["n"]),
+            "n": c["n"],
+            "ours - paper": "" if pd.isna(c["difference"]) else f"{c['difference']:+.3f}",
             "macro": _plain(c.get("macro", math.nan)),
-            "positive class": _plain(c.get("pos", math.nan)),
+            "positive": _plain(c.get("pos", math.nan)),
         })
-    return pd.DataFrame(lines).set_index(["model (paper)", "dataset / split", "metric"])
+    return pd.DataFrame(lines).set_index(["model (paper)", "dataset", "metric"])
 
 
 def averaging_legend() -> pd.DataFrame:
@@ -345,18 +358,31 @@ def averaging_legend() -> pd.DataFrame:
     return pd.DataFrame({"averaging": AVERAGING}).rename_axis("metric")
 
 
-def beyond_paper(summary: pd.DataFrame) -> pd.DataFrame:
-    """What the paper lacks: AUC, NMI and ARI of every model, and the floors on every metric.
+def estimates_table(summary: pd.DataFrame, models: tuple[str, ...] | list[str],
+                    metrics: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Chosen models and metrics, one line per dataset/split/model/protocol.
 
-    One line per dataset/split/model/protocol, one column per metric, 'mean [lo, hi]'
-    text (or '(n=1)'); empty where a protocol does not define the metric.
+    Cells read 'mean ± half-width of the 95% t-interval', or the mean alone for one
+    seed; column n is the number of seeds. Metrics a protocol does not define are empty.
     """
-    paper_models = {m for m, _ in PAPER_MODELS.values()}
-    extra = summary[summary["metric"].isin(["auc", "nmi", "ari"])
-                    | summary["model"].isin(FLOORS)]
-    extra = extra[extra["model"].isin(paper_models | set(FLOORS))]
-    text = extra.assign(estimate=[format_estimate(r.mean, r.lo, r.hi, r.n)
-                                  for r in extra.itertuples()])
-    wide = text.pivot(index=["dataset", "split", "model", "protocol"], columns="metric",
-                      values="estimate")
-    return wide[[m for m in METRICS if m in wide.columns]].fillna("")
+    rows = summary[summary["model"].isin(models) & summary["metric"].isin(metrics)]
+    half = (rows["hi"] - rows["lo"]) / 2
+    text = [_plain(m) if pd.isna(h) else f"{m:.3f} ± {h:.3f}" for m, h in zip(rows["mean"], half)]
+    keys = ["dataset", "split", "model", "protocol"]
+    wide = rows.assign(text=text).pivot(index=keys, columns="metric", values="text")
+    wide = wide[[m for m in metrics if m in wide.columns]].fillna("")
+    wide.columns = [" ".join(VIEW_COLUMNS.get(m, (m, ""))).strip() for m in wide.columns]
+    wide["n"] = rows.groupby(keys)["n"].max()
+    return wide
+
+
+def beyond_paper(summary: pd.DataFrame) -> pd.DataFrame:
+    """What the paper does not report for its rows: AUC, and NMI/ARI of the cluster mappings."""
+    return estimates_table(summary, list(dict.fromkeys(m for m, _ in PAPER_MODELS.values())),
+                           ["auc", "nmi", "ari"])
+
+
+def floors_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The floors the paper lacks (majority class, raw pixels, untrained encoder) on every split."""
+    return estimates_table(summary, FLOORS, ["accuracy", "precision_weighted", "precision_macro",
+                                             "recall_macro", "auc", "nmi", "ari"])

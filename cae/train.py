@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from cae.augment import AugmentParams, two_views
 from cae.clustering import ElbowResult, kmeans_elbow, soft_assign

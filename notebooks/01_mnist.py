@@ -125,9 +125,11 @@ Image(filename=figures_dir / "prototypes.png")
 # The frozen encoder read out three ways on the test split: (a) `stat`, each test image
 # takes the label its nearest prototype's cluster maps to; (b) `knn`, a 5-nearest-
 # neighbour vote in the latent space; (c) `lin`, a linear probe trained on 20% of the
-# training labels. `k` is the number of clusters; `nmi` and `ari` compare the clusters
-# themselves with the labels, which only protocol (a) defines. Precision and recall are
-# given both support-weighted (weighted recall equals accuracy) and macro-averaged.
+# training labels. `k` is the number of clusters; NMI (normalized mutual information)
+# and ARI (adjusted Rand index) compare the clusters themselves with the labels, so only
+# protocol (a) has them. Precision is given support-weighted and macro-averaged, recall
+# macro-averaged (its support-weighted average always equals accuracy); AUC comes from
+# each protocol's class scores, one-vs-rest over the ten digits.
 
 # %%
 table1.metrics_view(artifacts.metrics, ["CAE (ours)"])

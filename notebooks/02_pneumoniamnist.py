@@ -120,12 +120,13 @@ Image(filename=figures_dir / "prototypes.png")
 # ## The three protocols on validation and test
 #
 # (a) `stat`: nearest prototype, cluster mapped to its majority label; (b) `knn`: 5
-# nearest neighbours; (c) `lin`: linear probe on 20% of the training labels. Precision
-# and recall are shown support-weighted, macro-averaged and for the positive class
-# (pneumonia) alone, since the paper does not say which it used; `auc` uses each
-# protocol's class scores, and `nmi`/`ari` compare the clusters with the labels. Read
-# each number against the majority-class floor of its split (the share of pneumonia in
-# the table above) in [Baselines and floors](03_baselines.ipynb).
+# nearest neighbours; (c) `lin`: linear probe on 20% of the training labels. The paper
+# does not say how it averaged precision and recall, so both are shown macro-averaged
+# and for the positive class (pneumonia) alone, and precision also support-weighted
+# (weighted recall always equals accuracy). AUC uses each protocol's class scores; NMI
+# and ARI compare the clusters with the labels (protocol (a) only). Read each number
+# against the majority-class floor of its split (the share of pneumonia in the table
+# above), in [Baselines and floors](03_baselines.ipynb).
 
 # %%
 table1.metrics_view(artifacts.metrics, ["CAE (ours)"])

@@ -3,36 +3,15 @@
 #
 # ## Overview
 #
-# The paper's Table 1 gives accuracy, precision and recall for its model under three
-# protocols and for two ResNet-18 baselines, on MNIST and on the PneumoniaMNIST
-# validation and test splits, from single runs. This page puts every one of its cells
-# beside ours: the mean over all finished runs (seeds) of the chosen profile, a 95%
-# interval, the number of seeds, and the difference from the paper. Nothing here is
-# retyped: the paper's values live in one constant (`cae.table1.PAPER_TABLE1`) and ours
-# are read from the runs' `metrics.json` files.
+# Every cell of the paper's Table 1 (accuracy, precision, recall; five models; MNIST and
+# the PneumoniaMNIST validation and test splits) beside ours: the mean over all
+# finished runs (seeds) of one profile, its 95% interval, the number of seeds, and the
+# difference from the paper. Nothing is retyped: the paper's values live in one
+# constant, `cae.table1.PAPER_TABLE1`, and ours are read from the runs' `metrics.json`.
 #
-# **Prerequisites.** The chapters on [MNIST](01_mnist.ipynb),
-# [PneumoniaMNIST](02_pneumoniamnist.ipynb) and [Baselines](03_baselines.ipynb) explain
-# each row; this page only needs finished runs under `runs_root`, one directory per
-# dataset and seed (`cae reproduce --profile paper --seed N --run-dir
-# artifacts/<dataset>-paper-seed<N>`).
-#
-# **How to read it.**
-#
-# - *Interval*: with two or more seeds, a Student-t 95% confidence interval of the mean
-#   over seeds. With one seed there is no spread to estimate (a bootstrap over test
-#   images would need the predictions, which the metrics files do not hold): the single
-#   value is shown with `(n=1)`.
-# - *Averaging*: the paper does not say how it averaged precision and recall over
-#   classes, and its rows mix conventions (some have recall equal to accuracy, as
-#   support-weighted averaging gives; others do not). We compare its precision and recall
-#   with our **support-weighted** averages (`precision_weighted`, `recall_weighted`;
-#   weighted recall always equals accuracy) and show the **macro** average and, for the
-#   binary PneumoniaMNIST, the **positive-class** (pneumonia) value beside them. Where the
-#   paper's recall exceeds its accuracy, its number is probably the positive-class recall.
-# - *Mapping*: "Ours (stat/kNN/lin)" are our `CAE (ours)` rows under protocols (a), (b),
-#   (c); "ResNet18" is the `transfer` baseline, "Feature+KM" the ResNet-18 features with
-#   KMeans; "MNIST" is its test split.
+# **Prerequisites.** [MNIST](01_mnist.ipynb), [PneumoniaMNIST](02_pneumoniamnist.ipynb)
+# and [Baselines and floors](03_baselines.ipynb) explain the rows; this page needs only
+# the finished runs under `runs_root`.
 
 # %% tags=["parameters"]
 profile = "paper"  # the profile whose runs are collected (all seeds)
@@ -44,9 +23,47 @@ from IPython.display import Markdown
 from cae import table1
 
 # %% [markdown]
+# ## Table 1, cell by cell
+#
+# `paper` as printed; `ours`, the mean over `n` seeds with its 95% interval; `macro`
+# and `positive` (the pneumonia class), other averagings of the same precision or
+# recall. `[UNTRAINED]` marks a baseline run on untrained ResNet-18 weights, which is
+# not the paper's baseline.
+
+# %%
+rows = table1.collect_runs(runs_root, profile)
+summary = table1.summarise(rows)
+table1.comparison_table(table1.compare_with_paper(summary))
+
+# %% [markdown]
+# ## How to read it
+#
+# - **Rows.** "Ours (stat)", "Ours (kNN)" and "Ours (lin)" are our `CAE (ours)` rows
+#   under protocols (a) cluster-to-label mapping, (b) 5-nearest neighbours and (c)
+#   linear probe; "ResNet18" is the supervised transfer baseline and "Feature+KM" the
+#   ResNet-18 features clustered by KMeans; "MNIST" is its test split.
+# - **Intervals.** With two or more seeds, a Student-t 95% confidence interval of the
+#   mean over seeds (it reflects training randomness, not test-set sampling). With one
+#   seed there is no spread to estimate: the value is shown with `n=1`. A bootstrap over
+#   test images would need the predictions, which the metrics files do not hold.
+# - **Averaging.** The paper does not say how it averaged precision and recall over
+#   classes, and its rows mix conventions: some have recall equal to accuracy, as
+#   support-weighted averaging gives, others do not. We compare its precision and recall
+#   with our **support-weighted** averages (weighted recall always equals accuracy) and
+#   show the **macro** average and, for the binary PneumoniaMNIST, the **positive-class**
+#   value beside them. Where the paper's recall exceeds its accuracy (Ours (lin) on
+#   both PneumoniaMNIST splits), its number may be the positive-class recall.
+#
+# The averaging behind every metric name on this page:
+
+# %%
+table1.averaging_legend()
+
+# %% [markdown]
 # ## The runs
 #
-# Every finished run of the profile under `runs_root`, with where and how it ran:
+# Every finished run of the profile under `runs_root`, the data files they read, and
+# where and how long each ran:
 
 # %%
 Markdown(table1.runs_note(runs_root, profile))
@@ -55,40 +72,29 @@ Markdown(table1.runs_note(runs_root, profile))
 table1.runs_overview(runs_root, profile)
 
 # %% [markdown]
-# ## Table 1, cell by cell
-#
-# `paper` is the paper's value as printed; `ours as` names the metric compared with it;
-# `macro` and `positive class` are the other averagings of the same precision or
-# recall, for reference. A baseline run on untrained ResNet-18 weights is marked
-# `(UNTRAINED weights)` in the model name: its row is not the paper's baseline.
-
-# %%
-rows = table1.collect_runs(runs_root, profile)
-summary = table1.summarise(rows)
-table1.comparison_table(table1.compare_with_paper(summary))
-
-# %% [markdown]
-# The averaging behind every metric name used on this page:
-
-# %%
-table1.averaging_legend()
-
-# %% [markdown]
 # ## What the paper does not report
 #
-# The AUC of every model and protocol, the agreement of the clusters with the labels
-# (normalized mutual information and adjusted Rand index, protocol (a) and Feature+KM
-# only), and the three floors on every metric: mean over seeds with the same intervals.
+# The AUC of every row of Table 1 (from each protocol's class scores), and the agreement
+# of the clusters with the labels, normalized mutual information and adjusted Rand index,
+# where a row has clusters (protocol (a) and Feature+KM). Cells read mean ± half-width
+# of the 95% interval over `n` seeds, or the single value when n = 1.
 
 # %%
 table1.beyond_paper(summary)
 
 # %% [markdown]
+# The floors of [Baselines and floors](03_baselines.ipynb) on every split: what always
+# predicting the majority class, the raw pixels, and an untrained encoder achieve.
+
+# %%
+table1.floors_table(summary)
+
+# %% [markdown]
 # ## Summary
 #
-# - Each of the paper's 45 numbers is shown next to our mean, its interval and the
-#   number of seeds, with the averaging we compared it with stated.
-# - The floors and the AUC/NMI/ARI columns give the context the paper's table lacks.
+# - Each of the paper's 45 numbers stands next to our mean, its interval and its number
+#   of seeds, with the averaging it was compared with.
+# - AUC, cluster agreement and the floors give the context the paper's table lacks.
 #
 # **Next:** [Reproducibility](../book/reproducibility.md) explains how to rerun every
 # run behind this table and rebuild the book.

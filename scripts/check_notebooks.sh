@@ -6,7 +6,8 @@
 #   3. nbval re-executes the executed copies and compares every output with the stored
 #      one (the runs are read back, not retrained, so the numbers must match exactly;
 #      nbval_sanitize.cfg masks only memory addresses and wall times).
-# Usage: DATA_DIR=/path/to/data scripts/check_notebooks.sh   (or set CAE_DATA_DIR)
+# Usage: DATA_DIR=/path/to/data scripts/check_notebooks.sh   (or set CAE_DATA_DIR; with
+#        neither, the data come from the libraries' default caches)
 #   OUT_DIR   executed copies (default _build/nbval); RUNS_ROOT a runs folder to reuse
 #             (default: a fresh temporary one, deleted at the end)
 set -euo pipefail
@@ -15,7 +16,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 python="${PYTHON:-.venv/bin/python}"
 [ -x "$python" ] || { echo "check_notebooks.sh: $python not found; run scripts/setup.sh (or set PYTHON)" >&2; exit 1; }
-[ -n "${DATA_DIR:-${CAE_DATA_DIR:-}}" ] || { echo "check_notebooks.sh: set DATA_DIR (or CAE_DATA_DIR) to the folder holding MNIST/raw/ and medmnist/" >&2; exit 1; }
+data_dir="${DATA_DIR:-${CAE_DATA_DIR:-}}"
+[ -n "$data_dir" ] || echo "check_notebooks.sh: neither DATA_DIR nor CAE_DATA_DIR set; the" \
+    "notebooks read the data from the libraries' default caches" >&2
 start=$(date +%s)
 
 echo "== 1. notebooks/*.ipynb in sync with their .py sources"
@@ -42,7 +45,7 @@ if [ -z "$runs_root" ]; then
 fi
 out_dir="${OUT_DIR:-_build/nbval}"
 rm -rf "$out_dir"
-PROFILE=smoke SEED=0 RUNS_ROOT="$runs_root" OUT_DIR="$out_dir" DATA_DIR="${DATA_DIR:-$CAE_DATA_DIR}" \
+PROFILE=smoke SEED=0 RUNS_ROOT="$runs_root" OUT_DIR="$out_dir" DATA_DIR="$data_dir" \
     bash scripts/execute_notebooks.sh
 
 echo "== 3. nbval: re-execute and compare outputs"

@@ -3,7 +3,7 @@
 # _build/executed/), never over the committed notebooks/*.ipynb.
 #
 # The book renders the outputs stored in notebooks/*.ipynb, executed against the
-# committed paper-profile runs in artifacts/ (scripts/publish_notebooks.sh copies executed
+# committed paper-profile runs in artifacts/ (scripts/publish_notebooks.py copies executed
 # notebooks there). This script therefore does nothing unless PROFILE is set, so the call
 # from scripts/build_book.sh neither executes nor trains anything.
 #
@@ -35,15 +35,14 @@ fi
 python="${PYTHON:-.venv/bin/python}"
 [ -x "$python" ] || { echo "execute_notebooks.sh: $python not found; run scripts/setup.sh (or set PYTHON)" >&2; exit 1; }
 
-absolute() { (mkdir -p "$1" && cd "$1" && pwd); }
 seed="${SEED:-0}"
-runs_root="$(absolute "${RUNS_ROOT:-artifacts}")"
-out_dir="$(absolute "${OUT_DIR:-_build/executed}")"
+runs_root="$(realpath -m "${RUNS_ROOT:-artifacts}")"
+out_dir="$(realpath -m "${OUT_DIR:-_build/executed}")"
 retrain="${RETRAIN:-false}"
 case "$retrain" in true|True|1) retrain=True ;; false|False|0) retrain=False ;;
     *) echo "execute_notebooks.sh: RETRAIN must be true or false, got $retrain" >&2; exit 2 ;; esac
 if [ "$out_dir" = "$root/notebooks" ]; then
-    echo "execute_notebooks.sh: OUT_DIR must not be notebooks/ (use scripts/publish_notebooks.sh)" >&2
+    echo "execute_notebooks.sh: OUT_DIR must not be notebooks/ (scripts/publish_notebooks.py copies executed notebooks there)" >&2
     exit 2
 fi
 
@@ -70,10 +69,11 @@ fi
 "$python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cae)" >/dev/null
 
 run_params=(-p profile "$PROFILE" -p seed "$seed" -p runs_root "$runs_root" -p retrain "$retrain")
-[ -z "${DATA_DIR:-}" ] || run_params+=(-p data_dir "$(cd "$DATA_DIR" && pwd)")
+[ -z "${DATA_DIR:-}" ] || run_params+=(-p data_dir "$(realpath -m "$DATA_DIR")")
 [ -z "${DEVICE:-}" ] || run_params+=(-p device "$DEVICE")
 table_params=(-p profile "$PROFILE" -p runs_root "$runs_root")
 
+mkdir -p "$out_dir"
 for nb in "${notebooks[@]}"; do
     source="notebooks/$nb.ipynb"
     [ -f "$source" ] || { echo "execute_notebooks.sh: $source not found" >&2; exit 1; }

@@ -28,9 +28,13 @@ PAPER_RUNS = ROOT / "artifacts"
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook without papermill's injected cell, papermill metadata and cell timings."""
+    """The notebook without papermill's injected cell, papermill metadata and cell timings.
+
+    It gets the python3 kernelspec, so Jupyter and Binder open it with the right kernel.
+    """
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nb.metadata.pop("papermill", None)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)

@@ -114,16 +114,26 @@ def test_compare_with_paper_maps_rows_and_takes_the_difference():
     assert missing["n"] == 0 and math.isnan(missing["mean"]) and math.isnan(missing["difference"])
 
 
-def test_comparison_table_text_flags_untrained_and_single_seeds():
+def test_comparison_table_text_flags_untrained_and_missing_runs():
     table = table1.comparison_table(table1.compare_with_paper(_two_seed_summary()))
-    knn = table.loc[("Ours (kNN)", "Pneumonia val", "accuracy")]
-    low, high = 0.85 - 0.05 * T_975_DF1, 0.85 + 0.05 * T_975_DF1
-    assert knn["ours: mean [95% CI]"] == f"0.850 [{low:.3f}, {high:.3f}]"
-    assert knn["ours - paper"] == "+0.010" and knn["paper"] == "0.84"
-    assert table.loc[("ResNet18 (UNTRAINED weights)", "Pneumonia test", "accuracy"),
+    knn = table.loc[("Ours (kNN)", "Pneumonia val", "precision (weighted)")]
+    low, high = 0.75 - 0.05 * T_975_DF1, 0.75 + 0.05 * T_975_DF1
+    assert knn.to_dict() == {"paper": "0.86", "ours": "0.750", "95% CI": f"[{low:.3f}, {high:.3f}]",
+                             "n": 2, "ours - paper": "-0.110", "macro": "0.500",
+                             "positive": "0.700"}
+    assert table.loc[("ResNet18 [UNTRAINED]", "Pneumonia test", "accuracy"),
                      "ours - paper"] == "-0.140"
-    assert table.loc[("Ours (lin)", "MNIST", "accuracy"), "ours: mean [95% CI]"] == "not run"
-    assert table1.format_estimate(0.8123, math.nan, math.nan, 1) == "0.812 (n=1)"
+    missing = table.loc[("Ours (lin)", "MNIST", "accuracy")]
+    assert (missing["ours"], missing["95% CI"], missing["n"]) == ("not run", "", 0)
+    assert table1.format_interval(0.5, 0.6, 1) == "n=1"
+
+
+def test_estimates_table_mean_plus_minus_half_width():
+    summary = _two_seed_summary()
+    table = table1.estimates_table(summary, ["CAE (ours)"], ["accuracy", "precision_macro"])
+    line = table.loc[("pneumoniamnist", "val", "CAE (ours)", "knn")]
+    assert line.to_dict() == {"accuracy": f"0.850 ± {0.05 * T_975_DF1:.3f}",
+                              "precision macro": "0.500 ± 0.000", "n": 2}
 
 
 def test_collect_runs_reads_one_profile_and_checks_configs(tmp_path):
@@ -135,7 +145,8 @@ def test_collect_runs_reads_one_profile_and_checks_configs(tmp_path):
     assert list(rows[["dataset", "seed", "accuracy"]].itertuples(index=False, name=None)) == [
         ("mnist", 0, 0.9), ("mnist", 1, 0.8)]
     assert list(rows.columns[:6]) == ["dataset", "seed", "run", "model", "split", "protocol"]
-    assert table1.runs_overview(tmp_path, "smoke")["wall_time"].tolist() == ["42 s", "42 s"]
+    assert table1.runs_overview(tmp_path, "smoke")["wall time"].tolist() == ["42 s", "42 s"]
+    assert "`mnist`: 2 seeds (0, 1)" in table1.runs_note(tmp_path, "smoke")
     with pytest.raises(CaeError, match="no finished 'paper' runs"):
         table1.collect_runs(tmp_path, "paper")
     write_run(tmp_path, "mnist", 2, [_row("CAE (ours)", "test", "knn", 2, 0.8)], temperature=0.2)
@@ -151,9 +162,10 @@ def test_provenance_note_and_metrics_view(tmp_path):
     assert "profile **smoke**, seed 0" in note and "`mnist.npz` `" + "0" * 32 + "`" in note
     assert "Wall time: 42 s (train 30 s, evaluate 12 s)" in note
     view = table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
-    assert view.loc[("CAE (ours)", "test", "stat"), "accuracy"] == "0.812"
-    assert view.loc[("CAE (ours)", "test", "stat"), "k"] == "3"
-    assert "weights" not in view.columns
+    assert view.loc[("CAE (ours)", "test", "stat"), ("accuracy", "")] == "0.812"
+    assert view.loc[("CAE (ours)", "test", "stat"), ("precision", "weighted")] == "0.812"
+    assert view.loc[("CAE (ours)", "test", "stat"), ("k", "")] == "3"
+    assert "weights" not in view.columns.get_level_values(0)
     assert "UNTRAINED" in table1.weights_warning(artifacts.metrics)
 
 
