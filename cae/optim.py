@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from timm.optim import Lars
+import torch
 from torch import nn
 
 from cae.config import RunConfig
@@ -20,13 +20,15 @@ def learning_rate(epoch: float, cfg: RunConfig) -> float:
     return cfg.lr_final + 0.5 * (cfg.lr_peak - cfg.lr_final) * (1 + math.cos(math.pi * progress))
 
 
-def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> Lars:
+def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optimizer:
     """LARS over the modules' weights; biases and norm parameters get plain momentum SGD.
 
     timm's Lars applies the trust ratio only with `always_adapt=True` when weight decay
     could be zero, so it is set explicitly for the weight group (as in SimCLR, 1-D
     parameters are excluded from adaptation and decay).
     """
+    from timm.optim import Lars  # imported here: timm pulls in tqdm.auto, noisy in notebooks
+
     params = [p for m in modules for p in m.parameters()]
     weights = [p for p in params if p.ndim > 1]
     others = [p for p in params if p.ndim <= 1]
@@ -38,6 +40,6 @@ def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> Lars:
     )
 
 
-def set_learning_rate(optimizer: Lars, lr: float) -> None:
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr

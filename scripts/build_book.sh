@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Build the book into _build/html with warnings as errors, offline.
-# If scripts/execute_notebooks.sh exists it runs first (papermill executes the
-# notebooks and stores their outputs; jupyter-book itself executes nothing).
+# Sets up .venv on first use. The book shows the outputs stored in notebooks/*.ipynb
+# (executed against the committed artifacts/); jupyter-book itself executes nothing.
+# scripts/execute_notebooks.sh runs first but executes only when PROFILE is set.
 # Usage: scripts/build_book.sh        (no arguments; uses .venv)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+bash scripts/setup.sh
 jb=".venv/bin/jupyter-book"
-[ -x "$jb" ] || { echo "build_book.sh: $jb not found; create the environment first (python -m venv .venv && .venv/bin/pip install -e '.[book]')" >&2; exit 1; }
 if [ ! -f book/_static/mathjax/tex-mml-chtml.js ]; then
     echo "== vendored MathJax missing: fetching it from npm (scripts/fetch_mathjax.sh)"
     bash scripts/fetch_mathjax.sh
