@@ -16,6 +16,7 @@ import pandas as pd
 
 from cae.config import PROFILES, RunConfig, load_config, make_config
 from cae.errors import CaeError
+from cae.evaluate import metrics_table
 
 SUMMARY_COLUMNS = ["model", "split", "protocol", "accuracy", "precision_macro", "recall_macro", "auc"]
 
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace) -> None:
         cfg = dataclasses.replace(cfg, **volatile).validate()
         table = pipeline.evaluate_run(cfg, pipeline.load(cfg), args.run_dir,
                                       floors=not args.no_floors)
-        pipeline.write_metrics(table, args.run_dir)
+        pipeline.merge_metrics(table, args.run_dir)
         print(_summary(table))
         print(f"metrics and figures in {args.run_dir}")
         return
@@ -137,11 +138,11 @@ def _run(args: argparse.Namespace) -> None:
         pipeline.train_run(cfg, pipeline.load(cfg), run_dir, args.resume)
         print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint in {run_dir}")
     elif args.command == "baselines":
-        pipeline.prepare_run_dir(cfg, run_dir, resume=False)
-        table = pd.DataFrame(pipeline.baseline_rows(cfg, pipeline.load(cfg)))
-        table.to_json(run_dir / "baselines.json", orient="records", indent=2)
+        pipeline.prepare_run_dir(cfg, run_dir, resume=True)
+        table = metrics_table(pipeline.baseline_rows(cfg, pipeline.load(cfg)))
+        pipeline.merge_metrics(table, run_dir)
         print(_summary(table))
-        print(f"baselines in {run_dir / 'baselines.json'}")
+        print(f"baseline rows merged into {run_dir / 'metrics.json'}")
     else:
         artifacts = pipeline.reproduce(cfg, run_dir, retrain=args.retrain,
                                        baselines=not args.no_baselines, resume=args.resume)

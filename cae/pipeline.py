@@ -308,3 +308,13 @@ def write_metrics(table: pd.DataFrame, run_dir: Path) -> None:
     records = json.loads(table.to_json(orient="records"))
     _write_json(run_dir / "metrics.json", records)
     table.to_csv(run_dir / "metrics.csv", index=False)
+
+
+def merge_metrics(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """Write table into the run's metrics, replacing rows of its models and keeping the others."""
+    path = Path(run_dir) / "metrics.json"
+    if path.is_file():
+        kept = [r for r in _read_json(path) if r["model"] not in set(table["model"])]
+        table = metrics_table(kept + table.to_dict("records"))
+    write_metrics(table, run_dir)
+    return table

@@ -2,8 +2,12 @@
 
 from pathlib import Path
 
+from urllib.error import URLError
+
 import numpy as np
 import pytest
+import torch
+import torchvision.models._api
 
 FAKE_MNIST_TRAIN = 600
 FAKE_MNIST_TEST = 200
@@ -44,4 +48,14 @@ def fake_mnist_dir(tmp_path: Path) -> Path:
         labels = (np.arange(n) % FAKE_MNIST_CLASSES).astype(np.uint8)
         write_idx(raw / f"{prefix}-images-idx3-ubyte", fake_mnist_images(labels, rng))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return tmp_path
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """An empty torch hub directory and a download that fails as it does without a network."""
+    def no_network(*args, **kwargs):
+        raise URLError("no network in tests")
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", no_network)
     return tmp_path

@@ -1,11 +1,8 @@
 """ResNet-18 loading (cache, no network, untrained fallback), its features and the two baselines."""
 
-from urllib.error import URLError
-
 import numpy as np
 import pytest
 import torch
-import torchvision.models._api
 from torchvision.models import resnet18
 
 from cae.baselines import (IMAGENET_WEIGHTS, imagenet_cache_path, kmeans_baseline, load_resnet18,
@@ -13,19 +10,8 @@ from cae.baselines import (IMAGENET_WEIGHTS, imagenet_cache_path, kmeans_baselin
 from cae.errors import CaeError
 
 
-@pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    """An empty torch hub directory and a download that fails as it does without a network."""
-    def no_network(*args, **kwargs):
-        raise URLError("no network in tests")
-    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
-    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", no_network)
-    return tmp_path
-
-
 def _same_weights(model, state):
     return all(torch.equal(value, state[name]) for name, value in model.state_dict().items())
-
 
 def test_missing_weights_raise_an_error_saying_what_to_do(offline_hub):
     with pytest.raises(CaeError) as error:
@@ -36,14 +22,12 @@ def test_missing_weights_raise_an_error_saying_what_to_do(offline_hub):
     with pytest.raises(CaeError, match="not found"):
         load_resnet18(str(offline_hub / "absent.pth"), allow_untrained=True)
 
-
 def test_untrained_fallback_is_seeded_labelled_and_loud(offline_hub, capsys):
     model, label = load_resnet18(None, allow_untrained=True, seed=0)
     assert label == "untrained"
     assert "WARNING" in capsys.readouterr().err
     assert _same_weights(load_resnet18(None, allow_untrained=True, seed=0)[0], model.state_dict())
     assert not _same_weights(load_resnet18(None, allow_untrained=True, seed=1)[0], model.state_dict())
-
 
 def test_cached_and_explicit_weights_are_used(offline_hub):
     state = resnet18().state_dict()
@@ -56,7 +40,6 @@ def test_cached_and_explicit_weights_are_used(offline_hub):
     model, label = load_resnet18(str(cache), allow_untrained=False)
     assert label == "imagenet" and _same_weights(model, state)
 
-
 def test_features_shape_determinism_and_grey_to_rgb(offline_hub):
     model, _ = load_resnet18(None, allow_untrained=True, seed=0)
     generator = torch.Generator().manual_seed(0)
@@ -67,7 +50,6 @@ def test_features_shape_determinism_and_grey_to_rgb(offline_hub):
     torch.testing.assert_close(resnet_features(model, grey.expand(-1, 3, -1, -1)), features)
     assert resnet_features(model, grey, image_size=32).shape == (5, 512)
 
-
 def _two_orthogonal_clusters(n_per_class, seed):
     generator = torch.Generator().manual_seed(seed)
     y = torch.arange(2 * n_per_class) % 2
@@ -75,13 +57,11 @@ def _two_orthogonal_clusters(n_per_class, seed):
     scale = 1 + 5 * torch.rand(len(y), 1, generator=generator)  # norms differ: only directions matter
     return (axes[y] + 0.05 * torch.rand(len(y), 3, generator=generator)) * scale, y
 
-
 def test_transfer_baseline_learns_raw_features():
     x, y = _two_orthogonal_clusters(50, seed=0)
     x_val, y_val = _two_orthogonal_clusters(20, seed=1)
     preds = transfer_baseline(x, y, {"val": x_val}, n_classes=2, epochs=10, lr=0.1, batch_size=25, seed=0)
     np.testing.assert_array_equal(preds["val"].y_pred, y_val.numpy())
-
 
 def test_kmeans_baseline_finds_and_maps_the_clusters():
     x, y = _two_orthogonal_clusters(30, seed=0)

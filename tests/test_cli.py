@@ -58,6 +58,22 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
                  "--allow-untrained-weights", "--quiet"]) == 0
     assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == before
 
+    # evaluate recomputes our rows and floors identically and keeps the baseline rows
+    assert main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    assert json.loads((run_dir / "metrics.json").read_text()) == rows
+
+
+def test_baselines_command_refuses_without_weights_then_labels_untrained(tmp_path, fake_mnist_dir,
+                                                                         offline_hub, capsys):
+    args = ["baselines", "--profile", "smoke", "--dataset", "mnist", "--data-dir",
+            str(fake_mnist_dir), "--run-dir", str(tmp_path / "run"), "--quiet"]
+    assert main(args) == 2
+    assert "--allow-untrained-weights" in capsys.readouterr().err
+    assert main([*args, "--allow-untrained-weights"]) == 0
+    rows = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert {(r["model"], r["weights"]) for r in rows} == {("ResNet18", "untrained"),
+                                                          ("Feature+KM", "untrained")}
+
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
     payload = torch.load(run_dir / "checkpoint.pt", weights_only=False)
