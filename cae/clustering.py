@@ -30,13 +30,18 @@ def elbow_k(ks: list[int], inertias: list[float]) -> int:
     return int(knee) if knee is not None else ks[0]
 
 
+def kmeans_fits(features: np.ndarray, k_min: int, k_max: int, seed: int,
+                n_init: int = 10) -> dict[int, KMeans]:
+    """A seeded KMeans fit for every k in [k_min, k_max] (k capped below the sample count)."""
+    features = np.asarray(features, dtype=np.float64)
+    return {k: KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(features)
+            for k in range(k_min, min(k_max, len(features) - 1) + 1)}
+
+
 def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
                  n_init: int = 10) -> ElbowResult:
     """Fit KMeans for every k in [k_min, k_max] and keep the fit the elbow picks."""
-    features = np.asarray(features, dtype=np.float64)
-    k_max = min(k_max, len(features) - 1)
-    fits = {k: KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(features)
-            for k in range(k_min, k_max + 1)}
+    fits = kmeans_fits(features, k_min, k_max, seed, n_init)
     ks = list(fits)
     inertias = [float(fits[k].inertia_) for k in ks]
     k = elbow_k(ks, inertias)

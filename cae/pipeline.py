@@ -2,6 +2,7 @@
 
 A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.json`,
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
+`mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
 `provenance.json` (data MD5s, package versions, device, precision, wall times) and
 `figures/`. `reproduce` reuses the artifacts of a finished run with the same config
 unless asked to retrain.
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from cae import figures
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
-from cae.clustering import kmeans_elbow, soft_assign
+from cae.clustering import kmeans_elbow, kmeans_fits, soft_assign
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
@@ -164,6 +165,27 @@ def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: s
     return rows
 
 
+def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig) -> dict:
+    """Protocol (a) for every k of the elbow's range: mapped accuracy, NMI and ARI per eval split.
+
+    More clusters make each cluster purer, so the mapped accuracy rises with k whether or
+    not the clusters mean anything; NMI and ARI do not reward that.
+    """
+    fits = kmeans_fits(F.normalize(h["train"], dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
+                       cfg.kmeans_n_init)
+    result = {"ks": list(fits)}
+    for split in data.eval_splits:
+        y = data.splits[split].labels
+        scores = []
+        for fit in fits.values():
+            pred = mapping_protocol(h["train"], data.splits["train"].labels, h[split],
+                                    torch.from_numpy(fit.cluster_centers_).float(), data.n_classes)
+            scores.append({"accuracy": classification_metrics(y, pred, data.n_classes)["accuracy"],
+                           **cluster_metrics(y, pred.clusters)})
+        result[split] = {name: [row[name] for row in scores] for name in ("accuracy", "nmi", "ari")}
+    return result
+
+
 def load_networks(cfg: RunConfig, run_dir: Path, n_channels: int,
                   device: torch.device) -> Networks:
     """The trained networks of a finished run."""
@@ -186,6 +208,7 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     if floors:
         rows += floor_rows(data, cfg, device, precision)
     table = metrics_table(rows)
+    _write_json(run_dir / "mapping_vs_k.json", mapping_against_k(h, data, cfg))
     draw_figures(cfg, data, nets, h, run_dir, device)
     return table
 
@@ -238,6 +261,12 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     figures.save_figure(figures.training_curves(history, cfg.warmup_epochs), out / "training.png")
     figures.save_figure(figures.elbow_curve(elbow["ks"], elbow["inertias"], elbow["k"]),
                         out / "elbow.png")
+    against_k = _read_json(run_dir / "mapping_vs_k.json")
+    for name in data.eval_splits:
+        scores = against_k[name]
+        figures.save_figure(figures.accuracy_vs_k(against_k["ks"], scores["accuracy"],
+                                                  scores["nmi"], scores["ari"], elbow["k"]),
+                            out / f"mapping_vs_k_{name}.png")
     prototypes = nets.prototypes.cpu()
     for name in data.eval_splits:
         mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[name], prototypes,

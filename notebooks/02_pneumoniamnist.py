@@ -89,6 +89,17 @@ Markdown(f"The elbow chose **k = {artifacts.elbow['k']}** clusters "
 Image(filename=figures_dir / "elbow.png")
 
 # %% [markdown]
+# How much the choice of k matters for protocol (a): the same mapping for every k of the
+# range. Mapped accuracy can only gain from more, purer clusters, whatever they mean;
+# NMI and ARI measure agreement with the labels without that reward. The dashed line is
+# the elbow's choice. (A notebook cell can show this for any run: the numbers are in
+# the run's `mapping_vs_k.json`.)
+
+# %%
+for split in data.eval_splits:
+    display(Markdown(f"**{split} split**"), Image(filename=figures_dir / f"mapping_vs_k_{split}.png"))
+
+# %% [markdown]
 # ## The latent space, on each evaluation split
 #
 # t-SNE maps of the latent vectors coloured by (A) the expert label, (B) the cluster,

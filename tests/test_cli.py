@@ -33,7 +33,7 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
                  "--allow-untrained-weights", "--quiet"])
     assert code == 0, capsys.readouterr().err
     for name in ("config.json", "checkpoint.pt", "history.json", "elbow.json", "metrics.json",
-                 "metrics.csv", "provenance.json"):
+                 "metrics.csv", "provenance.json", "mapping_vs_k.json"):
         assert (run_dir / name).is_file(), name
     for name in ("montage", "training", "elbow", "reconstructions", "prototypes"):
         assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000
@@ -41,6 +41,7 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     splits = {"val", "test"} if HAS_PNEUMONIA else {"test"}
     for split in splits:
         assert (run_dir / "figures" / f"tsne_{split}.png").is_file()
+        assert (run_dir / "figures" / f"mapping_vs_k_{split}.png").is_file()
         ours = {r["protocol"] for r in rows if r["model"] == "CAE (ours)" and r["split"] == split}
         assert ours == {"stat", "knn", "lin"}
     models = {r["model"] for r in rows}
@@ -51,6 +52,12 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert provenance["precision"] in ("fp32", "bf16") and provenance["wall_time_s"]["total"] > 0
     assert "UNTRAINED" in capsys.readouterr().err
+    against_k = json.loads((run_dir / "mapping_vs_k.json").read_text())
+    chosen = json.loads((run_dir / "elbow.json").read_text())["k"]
+    ours_stat = {r["split"]: r["accuracy"] for r in rows
+                 if r["model"] == "CAE (ours)" and r["protocol"] == "stat"}
+    for split in splits:  # the curve at the elbow's k is protocol (a) itself
+        assert against_k[split]["accuracy"][against_k["ks"].index(chosen)] == ours_stat[split]
 
     # a second call reuses the finished run instead of retraining
     before = (run_dir / "checkpoint.pt").stat().st_mtime_ns
