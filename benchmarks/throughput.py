@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from cae.config import make_config
 from cae.data import load_dataset
 from cae.losses import warmup_loss
 from cae.optim import make_lars
-from cae.runtime import resolve_device, resolve_precision, to_float
+from cae.runtime import cpu_name, resolve_device, resolve_precision, to_float
 from cae.train import Networks, build_networks, fit_prototypes, phase1_step, phase2_step, place
 
 
@@ -172,7 +171,7 @@ def main() -> None:
     result = {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        else cpu_name(),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "precision": resolve_precision(cfg.precision, device), "batch_size": cfg.batch_size,
         "usual_pairs_per_s": usual, "ours_pairs_per_s": ours, "ours_fp32_pairs_per_s": ours_fp32,

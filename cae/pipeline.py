@@ -30,7 +30,7 @@ from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
 from cae.evaluate import (Prediction, classification_metrics, cluster_metrics, knn_protocol,
                           linear_probe, mapping_protocol, metrics_table)
-from cae.runtime import encode, resolve_device, resolve_precision, to_float
+from cae.runtime import cpu_name, encode, resolve_device, resolve_precision, to_float
 from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
 
 PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "kneed")
@@ -301,8 +301,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict
             versions[name] = None
     return dict(dataset=data.name, data_md5=data.md5, packages=versions, python=platform.python_version(),
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
-                                                 if device.type == "cuda" else platform.processor()
-                                                 or platform.machine()),
+                                                 if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(),
                 precision=resolve_precision(cfg.precision, device), wall_time_s=seconds)
 

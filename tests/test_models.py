@@ -7,7 +7,7 @@ import torch
 
 from cae.data import _to_split
 from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
-from cae.runtime import cpu_supports_bf16, resolve_precision
+from cae.runtime import cpu_name, cpu_supports_bf16, resolve_precision
 
 
 def test_encoder_halves_three_times_then_pools_to_the_latent():
@@ -51,5 +51,7 @@ def test_bf16_only_on_cpus_that_have_bf16_units(tmp_path):
     assert not cpu_supports_bf16(tmp_path / "amd")
     assert cpu_supports_bf16(tmp_path / "amx")
     assert not cpu_supports_bf16(tmp_path / "missing")
+    (tmp_path / "named").write_text("processor : 0\nmodel name : AMD EPYC 9554\nflags : avx2\n")
+    assert cpu_name(tmp_path / "named") == "AMD EPYC 9554"
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
