@@ -19,8 +19,9 @@
 #
 # Every setting is a parameter below (papermill can override them). With
 # `retrain=False` a finished run with the same configuration is read back instead of
-# trained again: the book shows the committed `paper`-profile run in
-# `artifacts/mnist-paper-seed0/`.
+# trained again. The book is meant to show the `paper`-profile run in
+# `artifacts/mnist-paper-seed0/`; until that run is committed, the outputs below come
+# from the `smoke` profile, as the provenance note under the first cell says.
 
 # %% tags=["parameters"]
 dataset = "mnist"
