@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--retrain", action="store_true", help="train again even if the run is complete")
     reproduce.add_argument("--resume", action="store_true", help="continue an interrupted run")
     reproduce.add_argument("--no-baselines", action="store_true", help="skip the ResNet-18 baselines")
+    reproduce.add_argument("--no-floors", action="store_true",
+                           help="skip majority-class, raw-pixel and untrained-encoder rows")
     return parser
 
 
@@ -145,7 +147,8 @@ def _run(args: argparse.Namespace) -> None:
         print(f"baseline rows merged into {run_dir / 'metrics.json'}")
     else:
         artifacts = pipeline.reproduce(cfg, run_dir, retrain=args.retrain,
-                                       baselines=not args.no_baselines, resume=args.resume)
+                                       baselines=not args.no_baselines, resume=args.resume,
+                                       floors=not args.no_floors)
         print(_summary(artifacts.metrics))
         seconds = artifacts.provenance["wall_time_s"]["total"]
         print(f"run complete ({seconds:.0f} s of compute); artifacts in {run_dir}")

@@ -22,6 +22,11 @@ PRECISIONS = ("auto", "fp32", "bf16")
 _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
                     "allow_untrained_weights", "compile"}
 
+# Fields added after runs were published, with the value that reproduces the behaviour
+# before them. Loaded configs fill them with this value, and the fingerprint leaves them
+# out while they hold it, so earlier checkpoints keep matching their configs.
+_ADDED_FIELDS = {"contrastive_weight": 1.0}
+
 
 @dataclass
 class RunConfig:
@@ -47,6 +52,7 @@ class RunConfig:
     # losses
     temperature: float = 0.5
     alpha: float = 0.1
+    contrastive_weight: float = 1.0  # 0 = autoencoder alone (ablation only)
 
     # augmentation (each transform applied with probability aug_prob)
     aug_prob: float = 0.5
@@ -106,6 +112,9 @@ class RunConfig:
              "projector_dims must be three positive sizes"),
             (self.temperature > 0, "temperature must be > 0"),
             (self.alpha >= 0, "alpha must be >= 0"),
+            (self.contrastive_weight >= 0, "contrastive_weight must be >= 0"),
+            (self.alpha + self.contrastive_weight > 0,
+             "alpha and contrastive_weight cannot both be 0 (nothing to train in phase 1)"),
             (0 <= self.aug_prob <= 1, "aug_prob must be in [0, 1]"),
             (0 < self.crop_scale[0] <= self.crop_scale[1] <= 1, "crop_scale must be 0 < lo <= hi <= 1"),
             (0 < self.blur_sigma[0] <= self.blur_sigma[1], "blur_sigma must be 0 < lo <= hi"),
@@ -137,7 +146,8 @@ class RunConfig:
 
     def fingerprint(self) -> str:
         """Hash of every field that changes what training computes (for resume checks)."""
-        kept = {k: v for k, v in self.to_dict().items() if k not in _VOLATILE_FIELDS}
+        kept = {k: v for k, v in self.to_dict().items()
+                if k not in _VOLATILE_FIELDS and _ADDED_FIELDS.get(k, object()) != v}
         return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -27,8 +27,13 @@ def reconstruction(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def warmup_loss(z1: torch.Tensor, z2: torch.Tensor, x1: torch.Tensor, y1: torch.Tensor,
                 x2: torch.Tensor, y2: torch.Tensor, temperature: float,
-                alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Phase-1 total L = NT-Xent + alpha * (MSE(x1, y1) + MSE(x2, y2)); returns (L, NT-Xent, MSE sum)."""
+                alpha: float, contrastive_weight: float = 1.0
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Phase-1 total L = w * NT-Xent + alpha * (MSE(x1, y1) + MSE(x2, y2)); returns (L, NT-Xent, MSE sum).
+
+    The paper uses w = 1; w = 0 (autoencoder alone) and alpha = 0 (contrastive alone)
+    are the ablation's two halves.
+    """
     contrastive = nt_xent(z1, z2, temperature)
     mse = reconstruction(x1, y1) + reconstruction(x2, y2)
-    return contrastive + alpha * mse, contrastive, mse
+    return contrastive_weight * contrastive + alpha * mse, contrastive, mse

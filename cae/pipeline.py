@@ -307,7 +307,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict
 
 
 def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,
-              resume: bool = False) -> RunArtifacts:
+              resume: bool = False, floors: bool = True) -> RunArtifacts:
     """Train, evaluate and run the baselines for one config, or reuse a finished identical run."""
     run_dir = Path(run_dir)
     if not retrain and not resume and (run_dir / "provenance.json").is_file():
@@ -319,7 +319,7 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
     data = load(cfg)
     seconds = {"train": train_run(cfg, data, run_dir, resume)}
     started = time.perf_counter()
-    table = evaluate_run(cfg, data, run_dir)
+    table = evaluate_run(cfg, data, run_dir, floors)
     seconds["evaluate"] = time.perf_counter() - started
     if baselines:
         started = time.perf_counter()

@@ -162,7 +162,8 @@ def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
         h = nets.encoder(torch.cat([x1, x2]))
         z, y = nets.projector(h), nets.decoder(h)
     total, contrastive, mse = warmup_loss(z[:n], z[n:], x1, y[:n], x2, y[n:],
-                                          cfg.temperature, cfg.alpha)
+                                          cfg.temperature, cfg.alpha,
+                                          cfg.contrastive_weight)
     total.backward()
     return torch.stack([total.detach(), contrastive.detach(), mse.detach()])
 

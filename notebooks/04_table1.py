@@ -18,9 +18,11 @@ profile = "paper"  # the profile whose runs are collected (all seeds)
 runs_root = "../artifacts"  # folder of run directories <dataset>-<profile>-seed<seed>
 
 # %%
-from IPython.display import Markdown
+from pathlib import Path
 
-from cae import table1
+from IPython.display import Markdown, display
+
+from cae import ablation, table1
 
 # %% [markdown]
 # ## Table 1, cell by cell
@@ -63,7 +65,7 @@ table1.averaging_legend()
 # ## The runs
 #
 # Every finished run of the profile under `runs_root`, the data files they read, and
-# where and how long each ran:
+# where and how long each ran. {ref}`rerun-rows` gives the one command behind each row.
 
 # %%
 Markdown(table1.runs_note(runs_root, profile))
@@ -88,6 +90,28 @@ table1.beyond_paper(summary)
 
 # %%
 table1.floors_table(summary)
+
+# %% [markdown]
+# ## Ablation: which loss term does the work?
+#
+# Phase 1 trains the encoder with NT-Xent plus 0.1 × the reconstruction error. The
+# ablation drops one term at a time, on PneumoniaMNIST with the paper profile and
+# otherwise identical settings and seeds: the **autoencoder alone**
+# (`contrastive_weight = 0`, no contrastive term) and **contrastive alone** (`alpha = 0`,
+# no reconstruction term), beside **both**, the runs of the table above restricted to
+# the same seeds. Each line is the encoder under one protocol, mean ± half-width of the
+# 95% interval over `n` seeds; NMI and ARI exist for protocol (a) only. The runs live in
+# `artifacts/ablation/`; rerun them with
+# `SEEDS="0 1 2" DATA_DIR=<data> bash scripts/run_ablation.sh`.
+
+# %%
+ablation_root = Path(runs_root) / "ablation"
+if ablation.ablation_runs(ablation_root):
+    ablated = ablation.ablation_rows(ablation_root, runs_root, profile)
+    display(Markdown(ablation.seeds_note(ablated)))
+    display(ablation.ablation_table(ablated))
+else:
+    display(Markdown(ablation.missing_note(ablation_root)))
 
 # %% [markdown]
 # ## Summary

@@ -1,7 +1,11 @@
 """Profiles, string overrides, validation messages, save/load and the resume fingerprint."""
 
+import hashlib
+import json
+
 import pytest
 
+from cae import config
 from cae.config import PROFILES, load_config, make_config
 from cae.errors import CaeError
 
@@ -64,6 +68,7 @@ def test_unparseable_override_names_the_field(field, value):
     ("projector_dims", (256, 256)),
     ("temperature", 0.0),
     ("alpha", -0.1),
+    ("contrastive_weight", -1.0),
     ("aug_prob", 1.5),
     ("crop_scale", (0.8, 0.5)),
     ("blur_sigma", (0.0, 1.0)),
@@ -126,3 +131,24 @@ def test_fingerprint_ignores_where_and_how_but_not_what():
     assert base.fingerprint() != make_config("quick", seed=1).fingerprint()
     assert len(base.fingerprint()) == 16
 
+
+
+def test_alpha_and_contrastive_weight_cannot_both_be_zero():
+    make_config("smoke", alpha=0.0)
+    make_config("smoke", contrastive_weight=0.0)
+    with pytest.raises(CaeError, match="alpha and contrastive_weight cannot both be 0"):
+        make_config("smoke", alpha=0.0, contrastive_weight=0.0)
+
+
+def test_added_field_at_its_old_value_keeps_the_fingerprint(tmp_path):
+    """A config saved before contrastive_weight existed still matches its checkpoint."""
+    cfg = make_config("smoke")
+    old = {k: v for k, v in cfg.to_dict().items() if k != "contrastive_weight"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    loaded = load_config(path)
+    assert loaded.contrastive_weight == 1.0
+    kept = {k: v for k, v in old.items() if k not in config._VOLATILE_FIELDS}
+    assert loaded.fingerprint() == hashlib.sha256(
+        json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+    assert make_config("smoke", contrastive_weight=0.0).fingerprint() != cfg.fingerprint()

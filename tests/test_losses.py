@@ -75,3 +75,14 @@ def test_warmup_loss_is_nt_xent_plus_alpha_times_both_mses():
     assert torch.equal(total, contrastive + 0.1 * mse)
     assert total.item() == pytest.approx(contrastive.item() + 0.1 * (
         ((x1 - y1) ** 2).mean().item() + ((x2 - y2) ** 2).mean().item()), rel=1e-6)
+
+
+@pytest.mark.parametrize("alpha, weight", [(0.1, 0.0), (0.0, 1.0), (0.3, 2.0)])
+def test_warmup_loss_weights_both_terms(alpha, weight):
+    """The ablation's halves: weight 0 is the autoencoder alone, alpha 0 is contrastive alone."""
+    g = torch.Generator().manual_seed(5)
+    z1, z2 = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    x1, y1, x2, y2 = (torch.rand(4, 1, 5, 5, generator=g) for _ in range(4))
+    total, contrastive, mse = warmup_loss(z1, z2, x1, y1, x2, y2, temperature=0.5,
+                                          alpha=alpha, contrastive_weight=weight)
+    assert torch.equal(total, weight * contrastive + alpha * mse)

@@ -28,9 +28,9 @@ def _row(model, split, protocol, seed, accuracy, **extra):
 
 
 def write_run(root: Path, dataset: str, seed: int, rows: list[dict], profile: str = "smoke",
-              **overrides) -> Path:
+              name: str | None = None, **overrides) -> Path:
     """A finished run directory with exactly the files RunArtifacts.read needs."""
-    run_dir = root / f"{dataset}-{profile}-seed{seed}"
+    run_dir = root / (name or f"{dataset}-{profile}-seed{seed}")
     run_dir.mkdir(parents=True)
     make_config(profile, dataset=dataset, seed=seed, **overrides).save(run_dir / "config.json")
     (run_dir / "history.json").write_text("{}")

@@ -1,0 +1,65 @@
+"""The loss ablation read from hand-made run directories: variants, seeds, config checks."""
+
+from __future__ import annotations
+
+import pytest
+from test_table1 import T_975_DF1, _row, write_run
+
+from cae import ablation
+from cae.config import make_config
+from cae.errors import CaeError
+
+
+def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = True):
+    """Main runs (the combination) and ablation runs of seeds 0 and 1 under tmp_path."""
+    main, abl = tmp_path / "artifacts", tmp_path / "artifacts" / "ablation"
+    weights = {"autoencoder alone": dict(contrastive_weight=0.0),
+               "contrastive alone": dict(alpha=0.0), "both (paper)": {}}
+    for variant, values in accuracy.items():
+        for seed, value in enumerate(values):
+            rows = [_row("CAE (ours)", "test", "knn", seed, value),
+                    _row("raw pixels", "test", "knn", seed, 0.99)]
+            if variant == "both (paper)":
+                write_run(main, "pneumoniamnist", seed, rows)
+            else:
+                write_run(abl, "pneumoniamnist", seed, rows, name=f"{variant[:3]}-seed{seed}",
+                          **weights[variant])
+    if extra_main_seed:  # a seed the ablation lacks: left out of the comparison
+        write_run(main, "pneumoniamnist", 7, [_row("CAE (ours)", "test", "knn", 7, 0.1)])
+    return abl, main
+
+
+def test_variant_of_reads_the_loss_weights():
+    assert ablation.variant_of(make_config("smoke", contrastive_weight=0.0)) == "autoencoder alone"
+    assert ablation.variant_of(make_config("smoke", alpha=0.0)) == "contrastive alone"
+    assert ablation.variant_of(make_config("smoke")) == "both (paper)"
+
+
+def test_ablation_rows_and_table_over_the_shared_seeds(tmp_path):
+    abl, main = _runs(tmp_path, {"autoencoder alone": [0.70, 0.80],
+                                 "contrastive alone": [0.85, 0.85],
+                                 "both (paper)": [0.90, 0.80]})
+    rows = ablation.ablation_rows(abl, main, profile="smoke")
+    assert set(rows["model"]) == set(ablation.VARIANTS)  # encoder rows only, renamed
+    assert ablation.seeds_note(rows) == ("Seeds: autoencoder alone 0, 1; contrastive alone 0, 1; "
+                                         "both (paper) 0, 1.")
+    table = ablation.ablation_table(rows)
+    assert list(table.index.get_level_values("model")) == list(ablation.VARIANTS)
+    assert table["accuracy"].tolist() == [f"0.750 ± {0.05 * T_975_DF1:.3f}", "0.850 ± 0.000",
+                                          f"0.850 ± {0.05 * T_975_DF1:.3f}"]
+    assert table["n"].tolist() == [2, 2, 2]
+
+
+def test_ablation_refuses_runs_that_differ_in_more_than_the_loss(tmp_path):
+    abl, main = _runs(tmp_path, {"autoencoder alone": [0.7], "both (paper)": [0.9]})
+    write_run(abl, "pneumoniamnist", 1, [_row("CAE (ours)", "test", "knn", 1, 0.5)],
+              name="odd", alpha=0.0, temperature=0.2)
+    with pytest.raises(CaeError, match="differ in more than the seed and the loss weights"):
+        ablation.ablation_rows(abl, main, profile="smoke")
+
+
+def test_ablation_without_runs_says_how_to_make_them(tmp_path):
+    assert ablation.ablation_runs(tmp_path / "none") == []
+    assert "scripts/run_ablation.sh" in ablation.missing_note(tmp_path / "none")
+    with pytest.raises(CaeError, match="scripts/run_ablation.sh"):
+        ablation.ablation_rows(tmp_path / "none", tmp_path, profile="smoke")

@@ -1,0 +1,100 @@
+"""The rendered Table 1 chapter shows exactly the numbers of the committed run artifacts.
+
+The page is `_build/html/notebooks/04_table1.html`; it is built (offline, about 10 s)
+when missing or older than the notebook. Every table the chapter computes from the
+artifacts is recomputed here with `cae` and compared cell by cell with the page, so a
+stale notebook output, a hand-edited number or a missing run fails this test.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cae import ablation, table1
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+NOTEBOOK = ROOT / "notebooks" / "04_table1.ipynb"
+PAGE = ROOT / "_build" / "html" / "notebooks" / "04_table1.html"
+
+
+class _TableCells(HTMLParser):
+    """The text of the <td> cells of every <tr>, one list per table (header rows give [])."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.tables[-1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture(scope="module")
+def rendered_tables() -> list[list[list[str]]]:
+    """Data cells of every table on the built Table 1 page (building the book if needed)."""
+    if not PAGE.is_file() or PAGE.stat().st_mtime < NOTEBOOK.stat().st_mtime:
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        subprocess.run([str(jupyter_book), "build", str(ROOT), "--warningiserror", "--quiet"],
+                       check=True, cwd=ROOT, capture_output=True)
+    parser = _TableCells()
+    parser.feed(PAGE.read_text(encoding="utf-8"))
+    return [[row for row in table if row] for table in parser.tables]
+
+
+def _cells(frame: pd.DataFrame) -> list[list[str]]:
+    return [["" if pd.isna(v) else str(v) for v in row] for row in frame.itertuples(index=False)]
+
+
+@functools.cache
+def _summary() -> pd.DataFrame:
+    return table1.summarise(table1.collect_runs(ARTIFACTS, "paper"))
+
+
+# every table the chapter computes from the artifacts, recomputed the same way
+EXPECTED = {
+    "Table 1 beside the paper":
+        lambda: table1.comparison_table(table1.compare_with_paper(_summary())),
+    "runs": lambda: table1.runs_overview(ARTIFACTS, "paper"),
+    "beyond the paper": lambda: table1.beyond_paper(_summary()),
+    "floors": lambda: table1.floors_table(_summary()),
+    "ablation": lambda: ablation.ablation_table(
+        ablation.ablation_rows(ARTIFACTS / "ablation", ARTIFACTS, "paper")),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_rendered_chapter_shows_the_artifacts_numbers(name, rendered_tables):
+    expected = _cells(EXPECTED[name]())
+    assert expected, f"the artifacts give an empty {name} table"
+    assert expected in rendered_tables, (
+        f"the rendered Table 1 chapter has no table equal to the {name} table computed from "
+        f"artifacts/; re-execute and publish notebooks/04_table1 (scripts/publish_notebooks.py)")
+
+
+def test_table1_covers_both_datasets_over_enough_seeds():
+    """The chapter's runs: at least 5 PneumoniaMNIST and 2 MNIST paper-profile seeds."""
+    seeds = table1.collect_runs(ARTIFACTS, "paper").groupby("dataset")["seed"].nunique()
+    assert seeds.get("pneumoniamnist", 0) >= 5
+    assert seeds.get("mnist", 0) >= 2
