@@ -92,6 +92,7 @@ table1.beyond_paper(summary)
 table1.floors_table(summary)
 
 # %% [markdown]
+# (ablation-results)=
 # ## Ablation: which loss term does the work?
 #
 # Phase 1 trains the encoder with NT-Xent plus 0.1 × the reconstruction error. The

@@ -56,8 +56,10 @@ def rendered_tables() -> list[list[list[str]]]:
     """Data cells of every table on the built Table 1 page (building the book if needed)."""
     if not PAGE.is_file() or PAGE.stat().st_mtime < NOTEBOOK.stat().st_mtime:
         jupyter_book = Path(sys.executable).parent / "jupyter-book"
-        subprocess.run([str(jupyter_book), "build", str(ROOT), "--warningiserror", "--quiet"],
-                       check=True, cwd=ROOT, capture_output=True)
+        built = subprocess.run([str(jupyter_book), "build", str(ROOT), "--warningiserror"],
+                               cwd=ROOT, capture_output=True, text=True)
+        if built.returncode:
+            pytest.fail(f"the book does not build:\n{built.stdout[-3000:]}{built.stderr[-3000:]}")
     parser = _TableCells()
     parser.feed(PAGE.read_text(encoding="utf-8"))
     return [[row for row in table if row] for table in parser.tables]
