@@ -20,6 +20,7 @@ from scipy import stats
 
 from cae.data import Dataset
 from cae.errors import CaeError
+from cae.evaluate import BOOTSTRAPPED
 from cae.pipeline import RunArtifacts
 
 # Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
@@ -77,6 +78,10 @@ AVERAGING = {
 METRICS = tuple(AVERAGING)
 FLOORS = ("majority class", "raw pixels", "untrained encoder")
 GROUP_KEYS = ["dataset", "model", "split", "protocol"]
+# fewer seeds than this: the interval is the test-set bootstrap where a run recorded one
+MIN_SEEDS_FOR_T = 3
+# metrics whose bootstrap bounds a run records, and the one standing in for weighted recall
+BOOTSTRAP_OF = {m: m for m in BOOTSTRAPPED} | {"recall_weighted": "accuracy"}
 
 
 # ---------------------------------------------------------------- one run
@@ -262,27 +267,53 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean, 95% t-interval (lo, hi) and n over seeds per dataset/model/split/protocol/metric.
 
     Missing values (a metric a protocol does not define) are left out; lo and hi are NaN
-    when n = 1. The baselines' `weights` labels are carried along.
+    when n = 1. boot_lo and boot_hi are the runs' bootstrap bounds over the scored images
+    (see `cae.evaluate.bootstrap_bounds`) averaged over seeds, NaN where no run recorded
+    them. The baselines' `weights` labels are carried along.
     """
     metrics = [m for m in METRICS if m in rows.columns]
     weights = (rows["weights"].astype(object) if "weights" in rows.columns
                else pd.Series(None, index=rows.index, dtype=object))
     long = (rows.assign(weights=weights.where(weights.notna(), ""))
             .melt(id_vars=GROUP_KEYS + ["seed", "weights"], value_vars=metrics,
-                  var_name="metric").dropna(subset=["value"]))
+                  var_name="metric", ignore_index=False).dropna(subset=["value"]))
     summary = []
     for (dataset, model, split, protocol, metric), group in long.groupby(
             GROUP_KEYS + ["metric"], sort=False):
         lo, hi = t_interval(group["value"].to_numpy())
+        boot = _bootstrap_mean(rows.loc[group.index], metric)
         summary.append(dict(dataset=dataset, model=model, split=split, protocol=protocol,
                             metric=metric, n=len(group), mean=float(group["value"].mean()),
-                            lo=lo, hi=hi, seeds=",".join(map(str, sorted(group["seed"]))),
+                            lo=lo, hi=hi, boot_lo=boot[0], boot_hi=boot[1],
+                            seeds=",".join(map(str, sorted(group["seed"]))),
                             weights=",".join(sorted(set(group["weights"]) - {""}))))
     table = pd.DataFrame(summary)
     order = {m: i for i, m in enumerate(METRICS)}
     return (table.sort_values(GROUP_KEYS + ["metric"], key=lambda c: c.map(order)
                               if c.name == "metric" else c, kind="stable")
             .reset_index(drop=True))
+
+
+def _bootstrap_mean(runs: pd.DataFrame, metric: str) -> tuple[float, float]:
+    """The runs' bootstrap bounds of metric averaged over seeds; NaN unless every run has them."""
+    source = BOOTSTRAP_OF.get(metric)
+    columns = [f"{source}_lo", f"{source}_hi"]
+    if source is None or not set(columns) <= set(runs.columns) or runs[columns].isna().any().any():
+        return math.nan, math.nan
+    return float(runs[columns[0]].mean()), float(runs[columns[1]].mean())
+
+
+def interval_of(cell: pd.Series) -> tuple[float, float, str]:
+    """The interval a summary line is reported with: (lo, hi, what it is over).
+
+    MIN_SEEDS_FOR_T or more seeds: the t-interval over seeds. Fewer: the runs' bootstrap
+    over the scored images when recorded, else the t-interval (none for one seed).
+    """
+    if cell["n"] < MIN_SEEDS_FOR_T and not pd.isna(cell.get("boot_lo", math.nan)):
+        return cell["boot_lo"], cell["boot_hi"], "images (bootstrap)"
+    if cell["n"] >= 2:
+        return cell["lo"], cell["hi"], "seeds (t)"
+    return math.nan, math.nan, ""
 
 
 def _lookup(summary: pd.DataFrame, dataset: str, model: str, split: str, protocol: str,
@@ -296,7 +327,8 @@ def _lookup(summary: pd.DataFrame, dataset: str, model: str, split: str, protoco
 def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
     """Each cell of the paper's Table 1 beside our mean, interval and n, and the difference.
 
-    A cell we have no run for keeps the paper value with n = 0 and empty estimates.
+    A cell we have no run for keeps the paper value with n = 0 and empty estimates. The
+    interval is chosen by `interval_of`; column `interval` says what it is over.
     """
     lines = []
     for paper_model, paper_dataset, *values in PAPER_TABLE1:
@@ -308,10 +340,11 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
             line = dict(paper_model=paper_model, paper_dataset=paper_dataset,
                         metric=paper_metric, model=model, protocol=protocol, dataset=dataset,
                         split=split, ours_as=ours, averaging=AVERAGING[ours], paper=paper_value,
-                        mean=math.nan, lo=math.nan, hi=math.nan, n=0, difference=math.nan,
-                        weights="")
+                        mean=math.nan, lo=math.nan, hi=math.nan, interval="", n=0,
+                        difference=math.nan, weights="")
             if hit is not None:
-                line.update(mean=hit["mean"], lo=hit["lo"], hi=hit["hi"], n=int(hit["n"]),
+                lo, hi, over = interval_of(hit)
+                line.update(mean=hit["mean"], lo=lo, hi=hi, interval=over, n=int(hit["n"]),
                             difference=hit["mean"] - paper_value, weights=hit["weights"])
             for beside in SHOWN_BESIDE.get(paper_metric, ()):
                 other = _lookup(summary, dataset, model, split, protocol, beside)
@@ -326,10 +359,10 @@ def _plain(value: float) -> str:
 
 
 def format_interval(lo: float, hi: float, n: int) -> str:
-    """'[0.790, 0.834]' over n >= 2 seeds, 'n=1' for one, '' for none."""
+    """'[0.790, 0.834]', 'n=1' for one seed without an interval, '' for none."""
     if n == 0:
         return ""
-    return "n=1" if n == 1 else f"[{lo:.3f}, {hi:.3f}]"
+    return "n=1" if pd.isna(lo) else f"[{lo:.3f}, {hi:.3f}]"
 
 
 def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
@@ -345,6 +378,7 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
             "paper": f"{c['paper']:g}",
             "ours": _plain(c["mean"]) if c["n"] else "not run",
             "95% CI": format_interval(c["lo"], c["hi"], c["n"]),
+            "CI over": c["interval"],
             "n": c["n"],
             "ours - paper": "" if pd.isna(c["difference"]) else f"{c['difference']:+.3f}",
             "macro": _plain(c.get("macro", math.nan)),

@@ -44,10 +44,13 @@ table1.comparison_table(table1.compare_with_paper(summary))
 #   under protocols (a) cluster-to-label mapping, (b) 5-nearest neighbours and (c)
 #   linear probe; "ResNet18" is the supervised transfer baseline and "Feature+KM" the
 #   ResNet-18 features clustered by KMeans; "MNIST" is its test split.
-# - **Intervals.** With two or more seeds, a Student-t 95% confidence interval of the
-#   mean over seeds (it reflects training randomness, not test-set sampling). With one
-#   seed there is no spread to estimate: the value is shown with `n=1`. A bootstrap over
-#   test images would need the predictions, which the metrics files do not hold.
+# - **Intervals.** With three or more seeds, a Student-t 95% confidence interval of the
+#   mean over seeds (`CI over` reads *seeds (t)*): it reflects training randomness. With
+#   fewer seeds, a t-interval says little (with two it is 12.7 standard errors wide), so
+#   the interval is the 95% percentile bootstrap over the scored images, 1,000
+#   resamples, averaged over the seeds (*images (bootstrap)*): it reflects how much the
+#   number would move on another test set of the same size, not another training run.
+#   Runs that predate the bootstrap bounds fall back to the t-interval.
 # - **Averaging.** The paper does not say how it averaged precision and recall over
 #   classes, and its rows mix conventions: some have recall equal to accuracy, as
 #   support-weighted averaging gives, others do not. We compare its precision and recall

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import accuracy_score, precision_score
 
-from cae.evaluate import (Prediction, bootstrap_interval, classification_metrics, cluster_metrics,
+from cae.evaluate import (Prediction, bootstrap_bounds, classification_metrics, cluster_metrics,
                           knn_protocol, linear_probe, mapping_protocol, metrics_table,
                           train_linear_head)
 
@@ -91,7 +92,9 @@ def test_binary_metrics_by_hand():
         "precision_pos": 1 / 2, "recall_pos": 1 / 2,
         "auc": 7 / 8,  # positive 0.9 beats all 4 negatives, 0.4 beats 3 of them
     }
-    assert metrics == pytest.approx(expected)
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected)
+    assert {k: metrics[k] for k in metrics if k not in expected} == bootstrap_bounds(
+        y_true, pred.y_pred, 2)
     assert metrics["precision_macro"] != pytest.approx(metrics["precision_weighted"])
 
 
@@ -121,13 +124,23 @@ def test_cluster_metrics():
         {"nmi": 0.0, "ari": -0.5})
 
 
-def test_bootstrap_interval():
-    y_true, pred = _binary_prediction()
-    accuracy = lambda t, p: float((t == p).mean())  # noqa: E731
-    lo, hi = bootstrap_interval(y_true, pred.y_pred, accuracy, n=200, seed=0)
-    assert 0 <= lo <= 4 / 6 <= hi <= 1
-    assert (lo, hi) == bootstrap_interval(y_true, pred.y_pred, accuracy, n=200, seed=0)
-    assert bootstrap_interval(y_true, y_true, accuracy, n=50) == (1.0, 1.0)
+def test_bootstrap_bounds_match_a_loop_over_the_same_resamples():
+    rng = np.random.default_rng(1)
+    y_true, y_pred = rng.integers(0, 3, 60), rng.integers(0, 3, 60)
+    y_pred[:30] = y_true[:30]
+    bounds = bootstrap_bounds(y_true, y_pred, 3, n=200, seed=4)
+    index = np.random.default_rng(4).integers(0, 60, size=(200, 60))
+    acc = [accuracy_score(y_true[i], y_pred[i]) for i in index]
+    prec = [precision_score(y_true[i], y_pred[i], labels=[0, 1, 2], average="weighted",
+                            zero_division=0) for i in index]
+    assert bounds == pytest.approx({
+        "accuracy_lo": np.percentile(acc, 2.5), "accuracy_hi": np.percentile(acc, 97.5),
+        "precision_weighted_lo": np.percentile(prec, 2.5),
+        "precision_weighted_hi": np.percentile(prec, 97.5)}, abs=1e-12)
+    assert bounds["accuracy_lo"] < accuracy_score(y_true, y_pred) < bounds["accuracy_hi"]
+    perfect = bootstrap_bounds(y_true, y_true, 3, n=50)
+    assert perfect == {"accuracy_lo": 1.0, "accuracy_hi": 1.0,
+                       "precision_weighted_lo": 1.0, "precision_weighted_hi": 1.0}
 
 
 def test_metrics_table_orders_rows_and_columns():

@@ -119,13 +119,41 @@ def test_comparison_table_text_flags_untrained_and_missing_runs():
     knn = table.loc[("Ours (kNN)", "Pneumonia val", "precision (weighted)")]
     low, high = 0.75 - 0.05 * T_975_DF1, 0.75 + 0.05 * T_975_DF1
     assert knn.to_dict() == {"paper": "0.86", "ours": "0.750", "95% CI": f"[{low:.3f}, {high:.3f}]",
-                             "n": 2, "ours - paper": "-0.110", "macro": "0.500",
+                             "CI over": "seeds (t)", "n": 2, "ours - paper": "-0.110", "macro": "0.500",
                              "positive": "0.700"}
     assert table.loc[("ResNet18 [UNTRAINED]", "Pneumonia test", "accuracy"),
                      "ours - paper"] == "-0.140"
     missing = table.loc[("Ours (lin)", "MNIST", "accuracy")]
     assert (missing["ours"], missing["95% CI"], missing["n"]) == ("not run", "", 0)
-    assert table1.format_interval(0.5, 0.6, 1) == "n=1"
+    assert table1.format_interval(math.nan, math.nan, 1) == "n=1"
+
+
+def _bootstrapped_rows(seeds: list[int]) -> pd.DataFrame:
+    return pd.DataFrame([dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", seed, 0.9 + seed / 100,
+                                                     accuracy_lo=0.8 + seed / 100, accuracy_hi=0.95,
+                                                     precision_weighted_lo=0.7,
+                                                     precision_weighted_hi=0.99))
+                         for seed in seeds])
+
+
+def test_few_seeds_use_the_mean_bootstrap_over_images_many_seeds_the_t_interval():
+    two = table1.compare_with_paper(table1.summarise(_bootstrapped_rows([0, 1]))).set_index(
+        ["paper_model", "paper_dataset", "metric"])
+    acc = two.loc[("Ours (kNN)", "MNIST", "accuracy")]
+    assert (acc["lo"], acc["hi"], acc["interval"]) == (pytest.approx(0.805), 0.95,
+                                                       "images (bootstrap)")
+    recall = two.loc[("Ours (kNN)", "MNIST", "recall")]  # weighted recall = accuracy
+    assert (recall["lo"], recall["hi"]) == (pytest.approx(0.805), 0.95)
+    precision = two.loc[("Ours (kNN)", "MNIST", "precision")]
+    assert (precision["lo"], precision["hi"]) == (0.7, 0.99)
+    three = table1.compare_with_paper(table1.summarise(_bootstrapped_rows([0, 1, 2]))).set_index(
+        ["paper_model", "paper_dataset", "metric"]).loc[("Ours (kNN)", "MNIST", "accuracy")]
+    assert three["interval"] == "seeds (t)"
+    assert (three["lo"], three["hi"]) == pytest.approx((0.91 - T_975_DF2 * 0.01 / math.sqrt(3),
+                                                        0.91 + T_975_DF2 * 0.01 / math.sqrt(3)))
+    one = table1.comparison_table(table1.compare_with_paper(table1.summarise(
+        _bootstrapped_rows([0])))).loc[("Ours (kNN)", "MNIST", "accuracy")]
+    assert (one["95% CI"], one["CI over"], one["n"]) == ("[0.800, 0.950]", "images (bootstrap)", 1)
 
 
 def test_estimates_table_mean_plus_minus_half_width():
