@@ -420,3 +420,29 @@ def floors_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The floors the paper lacks (majority class, raw pixels, untrained encoder) on every split."""
     return estimates_table(summary, FLOORS, ["accuracy", "precision_weighted", "precision_macro",
                                              "recall_macro", "auc", "nmi", "ari"])
+
+
+def accuracy_verdicts(comparison: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
+    """Our accuracy rows against the paper's and against raw pixels under the same protocol.
+
+    `comparison` is `compare_with_paper`'s frame, `floors` is `summarise`'s. A paper value
+    is 'met' when our mean reaches it; the pixel floor is 'beaten' when our mean exceeds
+    the raw-pixel mean of the same dataset, split and protocol.
+    """
+    ours = comparison[(comparison["metric"] == "accuracy") & (comparison["model"] == "CAE (ours)")
+                      & (comparison["n"] > 0)]
+    lines = []
+    for _, c in ours.iterrows():
+        pixels = _lookup(floors, c["dataset"], "raw pixels", c["split"], c["protocol"], "accuracy")
+        pixel_mean = math.nan if pixels is None else pixels["mean"]
+        lines.append({
+            "row (paper)": c["paper_model"], "dataset": c["paper_dataset"],
+            "paper": f"{c['paper']:g}", "ours": _plain(c["mean"]), "n": c["n"],
+            "paper target": ("met" if c["mean"] >= c["paper"]
+                             else f"missed by {c['paper'] - c['mean']:.3f}"),
+            "raw pixels": _plain(pixel_mean),
+            "pixel floor": ("" if pd.isna(pixel_mean) else
+                            f"beaten by {c['mean'] - pixel_mean:.3f}" if c["mean"] > pixel_mean
+                            else f"not beaten ({c['mean'] - pixel_mean:+.3f})"),
+        })
+    return pd.DataFrame(lines).set_index(["row (paper)", "dataset"])

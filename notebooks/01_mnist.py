@@ -148,13 +148,32 @@ table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
 # The same table for the floors every result should beat (majority class, raw pixels,
 # an untrained encoder) and the ResNet-18 baselines is in
 # [Baselines and floors](03_baselines.ipynb) for PneumoniaMNIST and in
-# [Table 1](04_table1.ipynb) for both datasets.
+# [Table 1](04_table1.ipynb) for both datasets, where each of our rows is set against
+# the paper's value and the raw-pixel floor of the same protocol.
+#
+# ## Where this run falls short of the paper
+#
+# Protocols (b) and (c) come close to the paper's 0.98. Protocol (a) does not come
+# close to its 0.90, and the figures above show why. The elbow picks fewer clusters than
+# there are digits, so several digits share a cluster and at most k of the ten can
+# ever be predicted. Even forced to k = 10, in the plot of protocol (a) against k, the
+# mapped accuracy and NMI stay far from a digit-per-cluster partition. The latent space
+# keeps each image near others of its digit, which is what kNN and a linear probe need,
+# but it does not form ten compact groups that KMeans on the normalized latents can
+# find. Raw pixels do no better here (Table 1's floors).
+#
+# We have not isolated the cause. Candidates not yet tested are the horizontal flips and
+# 30° rotations the paper prescribes, which pair digits with mirrored or tilted
+# versions of themselves; the encoder widths, chosen on PneumoniaMNIST; and the k range
+# of the elbow search (2 to 10). The loss ablation in the Table 1 chapter was run on
+# PneumoniaMNIST only.
 #
 # ## Summary
 #
 # - One `reproduce` call gives the whole MNIST experiment; this page only reads its files.
 # - The elbow picks the number of clusters from the latent space alone; protocol (a)
-#   then needs labels only to name the clusters.
+#   then needs labels only to name the clusters. On MNIST it picks too few, and protocol
+#   (a) falls far short of the paper.
 # - Decoded prototypes turn each cluster into an image that can be inspected.
 #
 # **Next:** the same pipeline on chest radiographs,

@@ -78,6 +78,7 @@ def _summary() -> pd.DataFrame:
 EXPECTED = {
     "Table 1 beside the paper":
         lambda: table1.comparison_table(table1.compare_with_paper(_summary())),
+    "targets": lambda: table1.accuracy_verdicts(table1.compare_with_paper(_summary()), _summary()),
     "runs": lambda: table1.runs_overview(ARTIFACTS, "paper"),
     "beyond the paper": lambda: table1.beyond_paper(_summary()),
     "floors": lambda: table1.floors_table(_summary()),

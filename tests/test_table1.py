@@ -206,3 +206,17 @@ def test_class_proportions_counts_and_shares():
     table = table1.class_proportions(data)
     assert table.loc["train"].tolist() == [4, 1, 3, 0.25, 0.75]
     assert table.loc["test", "normal share"] == 0.667
+
+
+def test_accuracy_verdicts_against_the_paper_and_the_pixel_floor():
+    rows = pd.DataFrame([dict(dataset="pneumoniamnist", **r) for r in (
+        _row("CAE (ours)", "test", "knn", 0, 0.86), _row("raw pixels", "test", "knn", 0, 0.82),
+        _row("CAE (ours)", "test", "lin", 0, 0.80), _row("raw pixels", "test", "lin", 0, 0.83))])
+    summary = table1.summarise(rows)
+    verdicts = table1.accuracy_verdicts(table1.compare_with_paper(summary), summary)
+    assert verdicts.loc[("Ours (kNN)", "Pneumonia test")].to_dict() == {
+        "paper": "0.84", "ours": "0.860", "n": 1, "paper target": "met", "raw pixels": "0.820",
+        "pixel floor": "beaten by 0.040"}
+    lin = verdicts.loc[("Ours (lin)", "Pneumonia test")]
+    assert (lin["paper target"], lin["pixel floor"]) == ("missed by 0.040", "not beaten (-0.030)")
+    assert len(verdicts) == 2  # rows without runs are left out
