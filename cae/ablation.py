@@ -15,7 +15,7 @@ import pandas as pd
 
 from cae.config import RunConfig
 from cae.errors import CaeError
-from cae.pipeline import RunArtifacts
+from cae.pipeline import RunArtifacts, finished_under
 from cae.table1 import estimates_table, finished_runs, summarise
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)")
@@ -39,9 +39,7 @@ def _neutral(cfg: RunConfig) -> str:
 def ablation_runs(ablation_root: str | Path) -> list[RunArtifacts]:
     """The finished runs under ablation_root (none when the folder is absent)."""
     root = Path(ablation_root)
-    if not root.is_dir():
-        return []
-    return [RunArtifacts.read(d) for d in sorted(root.iterdir()) if (d / "provenance.json").is_file()]
+    return finished_under(root) if root.is_dir() else []
 
 
 def missing_note(ablation_root: str | Path) -> str:

@@ -62,6 +62,12 @@ class RunArtifacts:
                            f"run `cae reproduce` for it") from None
 
 
+def finished_under(root: str | Path) -> list[RunArtifacts]:
+    """Every finished run (a directory with provenance.json) directly under root, sorted."""
+    return [RunArtifacts.read(d) for d in sorted(Path(root).iterdir())
+            if (d / "provenance.json").is_file()]
+
+
 def run_dir_for(cfg: RunConfig, root: str | Path = "runs") -> Path:
     """The default run directory: runs/<dataset>-<profile>-seed<seed>."""
     return Path(root) / f"{cfg.dataset}-{cfg.profile}-seed{cfg.seed}"

@@ -21,7 +21,7 @@ from scipy import stats
 from cae.data import Dataset
 from cae.errors import CaeError
 from cae.evaluate import BOOTSTRAPPED
-from cae.pipeline import RunArtifacts
+from cae.pipeline import RunArtifacts, finished_under
 
 # Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
 PAPER_TABLE1: tuple[tuple[str, str, float, float, float], ...] = (
@@ -193,9 +193,7 @@ def finished_runs(runs_root: str | Path, profile: str) -> list[RunArtifacts]:
     if not root.is_dir():
         raise CaeError(f"runs folder {root} not found; pass runs_root pointing at the run "
                        f"artifacts (e.g. artifacts/) or create runs with `cae reproduce`")
-    runs = [RunArtifacts.read(d) for d in sorted(root.iterdir())
-            if (d / "provenance.json").is_file()]
-    runs = [r for r in runs if r.config.profile == profile]
+    runs = [r for r in finished_under(root) if r.config.profile == profile]
     if not runs:
         raise CaeError(f"no finished {profile!r} runs under {root}; create them with "
                        f"`cae reproduce --profile {profile} --seed N --run-dir "
@@ -422,10 +420,10 @@ def floors_table(summary: pd.DataFrame) -> pd.DataFrame:
                                              "recall_macro", "auc", "nmi", "ari"])
 
 
-def accuracy_verdicts(comparison: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
+def accuracy_verdicts(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Our accuracy rows against the paper's and against raw pixels under the same protocol.
 
-    `comparison` is `compare_with_paper`'s frame, `floors` is `summarise`'s. A paper value
+    `comparison` is `compare_with_paper`'s frame, `summary` is `summarise`'s. A paper value
     is 'met' when our mean reaches it; the pixel floor is 'beaten' when our mean exceeds
     the raw-pixel mean of the same dataset, split and protocol.
     """
@@ -433,7 +431,7 @@ def accuracy_verdicts(comparison: pd.DataFrame, floors: pd.DataFrame) -> pd.Data
                       & (comparison["n"] > 0)]
     lines = []
     for _, c in ours.iterrows():
-        pixels = _lookup(floors, c["dataset"], "raw pixels", c["split"], c["protocol"], "accuracy")
+        pixels = _lookup(summary, c["dataset"], "raw pixels", c["split"], c["protocol"], "accuracy")
         pixel_mean = math.nan if pixels is None else pixels["mean"]
         lines.append({
             "row (paper)": c["paper_model"], "dataset": c["paper_dataset"],
