@@ -44,7 +44,7 @@ class UsualPairs(torch.utils.data.Dataset):
             v2.RandomApply([v2.RandomRotation(cfg.rotation_degrees)], p=p),
             v2.RandomApply([v2.GaussianBlur(7, cfg.blur_sigma)], p=p),
             v2.RandomApply([v2.GaussianNoise(sigma=cfg.noise_std)], p=p),
-            v2.RandomHorizontalFlip(p),
+            v2.RandomHorizontalFlip(p if cfg.hflip else 0.0),
             v2.RandomApply([v2.RandomResizedCrop(28, scale=cfg.crop_scale)], p=p),
         ])
 

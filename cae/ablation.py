@@ -1,9 +1,12 @@
-"""The loss ablation: autoencoder alone, contrastive alone, and the paper's combination.
+"""Ablations: the loss terms over seeds, and one setting changed on one seed.
 
-Ablation runs are ordinary `cae reproduce` runs with `contrastive_weight = 0` (the
+Loss-ablation runs are ordinary `cae reproduce` runs with `contrastive_weight = 0` (the
 autoencoder alone) or `alpha = 0` (NT-Xent alone), kept in their own folder. The
 combination is the paper-profile runs of the same dataset and seeds, so every variant
 is scored on the same seeds with the same three protocols.
+
+A single-change comparison sets one run beside another of the same seed that differs
+in exactly one setting (such as `hflip`), protocol by protocol and at every k.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import dataclasses
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from cae.config import RunConfig
+from cae import figures
+from cae.config import RunConfig, differences
 from cae.errors import CaeError
-from cae.pipeline import RunArtifacts, finished_under
+from cae.pipeline import RunArtifacts, finished_under, read_against_k
 from cae.table1 import estimates_table, finished_runs, summarise
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)")
@@ -90,3 +95,51 @@ def seeds_note(rows: pd.DataFrame) -> str:
     seeds = {name: sorted(rows.loc[rows["model"] == name, "seed"].unique().tolist())
              for name in VARIANTS if (rows["model"] == name).any()}
     return "Seeds: " + "; ".join(f"{name} {', '.join(map(str, s))}" for name, s in seeds.items()) + "."
+
+
+def single_change(reference: RunArtifacts, variant: RunArtifacts) -> tuple[str, object, object]:
+    """The one setting two runs differ in: (name, reference value, variant value)."""
+    changed = differences(reference.config, variant.config)
+    if len(changed) != 1:
+        raise CaeError(f"{variant.run_dir} must differ from {reference.run_dir} in exactly one "
+                       f"setting; they differ in {', '.join(sorted(changed)) or 'none'}")
+    name, (before, after) = next(iter(changed.items()))
+    return name, before, after
+
+
+def single_change_table(reference: RunArtifacts, variant: RunArtifacts, split: str) -> pd.DataFrame:
+    """Our encoder's scores on one split for two runs that differ in one setting, and the change.
+
+    Rows: the three protocols' accuracy (protocol (a) at the elbow's k), the elbow's k,
+    and protocol (a)'s accuracy, NMI and ARI at the composition k (the number of classes
+    when the k range reaches it), where the two runs are compared at the same k.
+    """
+    name, before, after = single_change(reference, variant)
+    columns = {}
+    for label, run in ((f"{name} = {before}", reference), (f"{name} = {after}", variant)):
+        ours = run.metrics[(run.metrics["model"] == "CAE (ours)") & (run.metrics["split"] == split)]
+        accuracy = ours.set_index("protocol")["accuracy"]
+        against_k = read_against_k(run.run_dir)
+        k = against_k["composition"]["k"]
+        at_k = {metric: values[against_k["ks"].index(k)]
+                for metric, values in against_k[split].items()}
+        columns[label] = {
+            "(a) mapping, elbow's k": accuracy["stat"],
+            "(b) kNN": accuracy["knn"],
+            "(c) linear": accuracy["lin"],
+            "elbow's k": run.elbow["k"],
+            f"(a) mapping at k = {k}": at_k["accuracy"],
+            f"NMI at k = {k}": at_k["nmi"],
+            f"ARI at k = {k}": at_k["ari"],
+        }
+    table = pd.DataFrame(columns)
+    table["change"] = table.iloc[:, 1] - table.iloc[:, 0]
+    return table.round(3)
+
+
+def single_change_curves(reference: RunArtifacts, variant: RunArtifacts, split: str) -> Figure:
+    """Protocol (a)'s mapped accuracy and NMI against k for two runs that differ in one setting."""
+    name, before, after = single_change(reference, variant)
+    curves = {f"{name} = {value}": read_against_k(run.run_dir)[split]
+              for value, run in ((before, reference), (after, variant))}
+    return figures.against_k_comparison(read_against_k(reference.run_dir)["ks"], curves)

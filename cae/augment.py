@@ -20,10 +20,11 @@ CROP_RATIO = (3 / 4, 4 / 3)
 
 @dataclass(frozen=True)
 class AugmentParams:
-    """Strengths of the five augmentations; each fires with probability `prob`."""
+    """Strengths of the five augmentations; each fires with probability `prob` (the flip only if `hflip`)."""
 
     prob: float = 0.5
     rotation_degrees: float = 30.0
+    hflip: bool = True
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     noise_std: float = 0.05
     crop_scale: tuple[float, float] = (0.6, 1.0)
@@ -41,7 +42,8 @@ def affine_matrices(n: int, params: AugmentParams, g: torch.Generator, device) -
     """Per-image (n, 2, 3) maps from output to input coordinates: crop after rotate after flip."""
     angle = torch.deg2rad(_uniform(n, -params.rotation_degrees, params.rotation_degrees, g, device))
     angle = torch.where(_coin(n, params.prob, g, device), angle, torch.zeros_like(angle))
-    flip = torch.where(_coin(n, params.prob, g, device), -1.0, 1.0)
+    # the coin is drawn even without flips, so the other transforms keep their random draws
+    flip = torch.where(_coin(n, params.prob if params.hflip else 0.0, g, device), -1.0, 1.0)
 
     crop = _coin(n, params.prob, g, device)
     area = _uniform(n, *params.crop_scale, g, device)

@@ -25,7 +25,7 @@ _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
 # Fields added after runs were published, with the value that reproduces the behaviour
 # before them. Loaded configs fill them with this value, and the fingerprint leaves them
 # out while they hold it, so earlier checkpoints keep matching their configs.
-_ADDED_FIELDS = {"contrastive_weight": 1.0}
+_ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True}
 
 
 @dataclass
@@ -57,6 +57,7 @@ class RunConfig:
     # augmentation (each transform applied with probability aug_prob)
     aug_prob: float = 0.5
     rotation_degrees: float = 30.0
+    hflip: bool = True  # False drops the horizontal flip (mirrored digits change class)
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     noise_std: float = 0.05
     crop_scale: tuple[float, float] = (0.6, 1.0)
@@ -149,6 +150,13 @@ class RunConfig:
         kept = {k: v for k, v in self.to_dict().items()
                 if k not in _VOLATILE_FIELDS and _ADDED_FIELDS.get(k, object()) != v}
         return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def differences(reference: RunConfig, other: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """The fields that change what a run computes on which two configs differ: name -> (reference, other)."""
+    a, b = reference.to_dict(), other.to_dict()
+    return {name: (a[name], b[name]) for name in a
+            if name not in _VOLATILE_FIELDS and a[name] != b[name]}
 
 
 PROFILES: dict[str, dict[str, Any]] = {

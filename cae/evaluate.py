@@ -36,6 +36,14 @@ def _labels(y: torch.Tensor | np.ndarray) -> np.ndarray:
     return torch.as_tensor(y).cpu().numpy().astype(np.int64).ravel()
 
 
+def cluster_composition(clusters: np.ndarray, y_true: torch.Tensor | np.ndarray, n_clusters: int,
+                        n_classes: int) -> np.ndarray:
+    """Counts (n_clusters, n_classes): how many images of each class fall in each cluster."""
+    counts = np.zeros((n_clusters, n_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(clusters, dtype=np.int64), _labels(y_true)), 1)
+    return counts
+
+
 def mapping_protocol(train_h: torch.Tensor, train_y: torch.Tensor | np.ndarray,
                      eval_h: torch.Tensor, prototypes: torch.Tensor, n_classes: int) -> Prediction:
     """Protocol (a): label each cluster by its train members' majority, predict through the nearest prototype.
@@ -46,8 +54,7 @@ def mapping_protocol(train_h: torch.Tensor, train_y: torch.Tensor | np.ndarray,
     """
     train_y = _labels(train_y)
     train_clusters = nearest_prototype(train_h.float(), prototypes.float()).cpu().numpy()
-    counts = np.zeros((len(prototypes), n_classes))
-    np.add.at(counts, (train_clusters, train_y), 1)
+    counts = cluster_composition(train_clusters, train_y, len(prototypes), n_classes).astype(float)
     counts[counts.sum(1) == 0] = np.bincount(train_y, minlength=n_classes)
     fractions = counts / counts.sum(1, keepdims=True)
     eval_clusters = nearest_prototype(eval_h.float(), prototypes.float()).cpu().numpy()

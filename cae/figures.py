@@ -1,4 +1,4 @@
-"""The book's figures: data montage, training curves, elbow, t-SNE panels, reconstructions.
+"""The book's figures: data montage, training curves, elbow, clusters, t-SNE, reconstructions.
 
 Every function returns a `matplotlib.figure.Figure` built without pyplot, so no global
 state is touched, nothing leaks and a notebook shows each figure once (as the cell's
@@ -237,6 +237,47 @@ def accuracy_vs_k(ks: Sequence[int], mapped_acc: Sequence[float], nmi: Sequence[
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    return fig
+
+
+def against_k_comparison(ks: Sequence[int], curves: dict[str, dict[str, Sequence[float]]]) -> Figure:
+    """Mapped accuracy (solid) and NMI (dashed) against k for several named runs."""
+    fig = _figure(5.5, 3.5)
+    ax = fig.subplots()
+    for (name, scores), color in zip(curves.items(), _colors(len(curves))):
+        ax.plot(list(ks), list(scores["accuracy"]), marker="o", color=color,
+                label=f"{name}: mapped accuracy")
+        ax.plot(list(ks), list(scores["nmi"]), marker="s", linestyle="--", color=color,
+                label=f"{name}: NMI")
+    ax.set_xticks(list(ks))
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("score")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def composition_heatmap(counts: ArrayLike, class_names: Sequence[str]) -> Figure:
+    """Each cluster's members by true class (row fractions), clusters ordered by their majority class."""
+    counts = to_numpy(counts).astype(np.float64)
+    fractions = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    order = np.lexsort((-fractions.max(1), fractions.argmax(1)))
+    k, n_classes = counts.shape
+    fig = _figure(1.2 + 0.45 * n_classes, 1.0 + 0.4 * k)
+    ax = fig.subplots()
+    image = ax.imshow(fractions[order], cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for row, cluster in enumerate(order):
+        for col in range(n_classes):
+            value = fractions[cluster, col]
+            if value >= 0.05:
+                ax.text(col, row, f"{value:.2f}".lstrip("0"), ha="center", va="center",
+                        fontsize="x-small", color="white" if value > 0.6 else "black")
+    ax.set_xticks(range(n_classes), [str(name) for name in class_names])
+    ax.set_yticks(range(k), [f"{cluster} (n={int(counts[cluster].sum())})" for cluster in order])
+    ax.set_xlabel("true class")
+    ax.set_ylabel("cluster (size)")
+    ax.set_title(f"k = {k}: share of each cluster's images by class", fontsize="small")
+    fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
 

@@ -28,8 +28,8 @@ from cae.clustering import kmeans_elbow, kmeans_fits, soft_assign
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
-from cae.evaluate import (Prediction, classification_metrics, cluster_metrics, knn_protocol,
-                          linear_probe, mapping_protocol, metrics_table)
+from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
+                          knn_protocol, linear_probe, mapping_protocol, metrics_table)
 from cae.runtime import cpu_name, encode, resolve_device, resolve_precision, to_float
 from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
 
@@ -175,21 +175,38 @@ def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig)
     """Protocol (a) for every k of the elbow's range: mapped accuracy, NMI and ARI per eval split.
 
     More clusters make each cluster purer, so the mapped accuracy rises with k whether or
-    not the clusters mean anything; NMI and ARI do not reward that.
+    not the clusters mean anything; NMI and ARI do not reward that. `composition` holds,
+    per eval split, the cluster-by-class counts at the k of the range nearest the number
+    of classes: which classes share a cluster.
     """
     fits = kmeans_fits(F.normalize(h["train"], dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
                        cfg.kmeans_n_init)
-    result = {"ks": list(fits)}
+    ks = list(fits)
+    composition_k = min(max(data.n_classes, ks[0]), ks[-1])
+    result = {"ks": ks, "composition": {"k": composition_k}}
     for split in data.eval_splits:
         y = data.splits[split].labels
         scores = []
-        for fit in fits.values():
+        for k, fit in fits.items():
             pred = mapping_protocol(h["train"], data.splits["train"].labels, h[split],
                                     torch.from_numpy(fit.cluster_centers_).float(), data.n_classes)
             scores.append({"accuracy": classification_metrics(y, pred, data.n_classes)["accuracy"],
                            **cluster_metrics(y, pred.clusters)})
+            if k == composition_k:
+                result["composition"][split] = cluster_composition(
+                    pred.clusters, y, k, data.n_classes).tolist()
         result[split] = {name: [row[name] for row in scores] for name in ("accuracy", "nmi", "ari")}
     return result
+
+
+def read_against_k(run_dir: Path) -> dict:
+    """The run's protocol (a) at every k and cluster composition (`mapping_vs_k.json`)."""
+    path = Path(run_dir) / "mapping_vs_k.json"
+    against_k = _read_json(path) if path.is_file() else {}
+    if "composition" not in against_k:
+        raise CaeError(f"{path} is missing or older than the cluster composition; score the run "
+                       f"again with `cae evaluate --run-dir {run_dir} --no-floors`")
+    return against_k
 
 
 def load_networks(cfg: RunConfig, run_dir: Path, n_channels: int,
@@ -257,7 +274,8 @@ def decode_prototypes(nets: Networks, h_train: torch.Tensor, cfg: RunConfig,
 
 def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, torch.Tensor],
                  run_dir: Path, device: torch.device) -> None:
-    """Write the run's figures: montage, curves, elbow, t-SNE, reconstructions, prototypes."""
+    """Write the run's figures: montage, curves, elbow, protocol (a) against k, cluster
+    composition, t-SNE, reconstructions, prototypes."""
     out = run_dir / "figures"
     history, elbow = _read_json(run_dir / "history.json"), _read_json(run_dir / "elbow.json")
     split = data.eval_splits[-1]
@@ -267,12 +285,15 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     figures.save_figure(figures.training_curves(history, cfg.warmup_epochs), out / "training.png")
     figures.save_figure(figures.elbow_curve(elbow["ks"], elbow["inertias"], elbow["k"]),
                         out / "elbow.png")
-    against_k = _read_json(run_dir / "mapping_vs_k.json")
+    against_k = read_against_k(run_dir)
     for name in data.eval_splits:
         scores = against_k[name]
         figures.save_figure(figures.accuracy_vs_k(against_k["ks"], scores["accuracy"],
                                                   scores["nmi"], scores["ari"], elbow["k"]),
                             out / f"mapping_vs_k_{name}.png")
+        figures.save_figure(figures.composition_heatmap(np.array(against_k["composition"][name]),
+                                                        data.class_names),
+                            out / f"composition_{name}.png")
     prototypes = nets.prototypes.cpu()
     for name in data.eval_splits:
         mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[name], prototypes,

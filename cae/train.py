@@ -66,8 +66,8 @@ def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
 
 
 def augment_params(cfg: RunConfig) -> AugmentParams:
-    return AugmentParams(cfg.aug_prob, cfg.rotation_degrees, cfg.blur_sigma, cfg.noise_std,
-                         cfg.crop_scale)
+    return AugmentParams(cfg.aug_prob, cfg.rotation_degrees, cfg.hflip, cfg.blur_sigma,
+                         cfg.noise_std, cfg.crop_scale)
 
 
 def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,

@@ -1,6 +1,8 @@
-"""The loss ablation read from hand-made run directories: variants, seeds, config checks."""
+"""Ablations read from hand-made run directories: loss variants over seeds, single changes."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from test_table1 import T_975_DF1, _row, write_run
@@ -8,6 +10,7 @@ from test_table1 import T_975_DF1, _row, write_run
 from cae import ablation
 from cae.config import make_config
 from cae.errors import CaeError
+from cae.pipeline import RunArtifacts, read_against_k
 
 
 def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = True):
@@ -63,3 +66,49 @@ def test_ablation_without_runs_says_how_to_make_them(tmp_path):
     assert "scripts/run_ablation.sh" in ablation.missing_note(tmp_path / "none")
     with pytest.raises(CaeError, match="scripts/run_ablation.sh"):
         ablation.ablation_rows(tmp_path / "none", tmp_path, profile="smoke")
+
+
+def _single_run(root, name, accuracies, against_k, elbow_k, **overrides):
+    """A finished MNIST run with our three protocols on test, its elbow and its curve against k."""
+    rows = [_row("CAE (ours)", "test", p, 0, a) for p, a in zip(("stat", "knn", "lin"), accuracies)]
+    run_dir = write_run(root, "mnist", 0, rows, name=name, **overrides)
+    (run_dir / "elbow.json").write_text(json.dumps({"k": elbow_k}))
+    (run_dir / "mapping_vs_k.json").write_text(json.dumps(against_k))
+    return RunArtifacts.read(run_dir)
+
+
+def _against_k(accuracy, nmi, ari):
+    return {"ks": [2, 3, 4], "composition": {"k": 4, "test": [[1, 0], [0, 1], [0, 0], [1, 1]]},
+            "test": {"accuracy": accuracy, "nmi": nmi, "ari": ari}}
+
+
+def test_single_change_table_sets_two_runs_side_by_side(tmp_path):
+    paper = _single_run(tmp_path, "paper", (0.4, 0.97, 0.96),
+                        _against_k([0.2, 0.3, 0.5], [0.1, 0.2, 0.4], [0.0, 0.1, 0.3]), elbow_k=3)
+    noflip = _single_run(tmp_path, "noflip", (0.6, 0.98, 0.97),
+                         _against_k([0.2, 0.4, 0.7], [0.1, 0.3, 0.6], [0.0, 0.2, 0.5]), elbow_k=4,
+                         hflip=False)
+    assert ablation.single_change(paper, noflip) == ("hflip", True, False)
+    table = ablation.single_change_table(paper, noflip, "test")
+    assert list(table.columns) == ["hflip = True", "hflip = False", "change"]
+    assert table.loc["(a) mapping, elbow's k"].tolist() == [0.4, 0.6, 0.2]
+    assert table.loc["elbow's k"].tolist() == [3, 4, 1]
+    assert table.loc["(a) mapping at k = 4"].tolist() == [0.5, 0.7, 0.2]
+    assert table.loc["NMI at k = 4"].tolist() == [0.4, 0.6, 0.2]
+    assert table.loc["(c) linear"].tolist() == [0.96, 0.97, 0.01]
+    curves = ablation.single_change_curves(paper, noflip, "test").axes[0].lines
+    assert [line.get_label() for line in curves][::2] == ["hflip = True: mapped accuracy",
+                                                          "hflip = False: mapped accuracy"]
+    assert curves[2].get_ydata().tolist() == [0.2, 0.4, 0.7]
+
+
+def test_single_change_refuses_runs_differing_in_two_settings(tmp_path):
+    curve = _against_k([0.2, 0.3, 0.5], [0.1, 0.2, 0.4], [0.0, 0.1, 0.3])
+    paper = _single_run(tmp_path, "paper", (0.4, 0.97, 0.96), curve, elbow_k=3)
+    other = _single_run(tmp_path, "other", (0.4, 0.97, 0.96), curve, elbow_k=3, hflip=False,
+                        temperature=0.2)
+    with pytest.raises(CaeError, match="exactly one setting; they differ in hflip, temperature"):
+        ablation.single_change(paper, other)
+    (other.run_dir / "mapping_vs_k.json").write_text(json.dumps({"ks": [2]}))
+    with pytest.raises(CaeError, match="older than the cluster composition"):
+        read_against_k(other.run_dir)

@@ -48,6 +48,16 @@ def test_flip_alone_mirrors_the_image():
     torch.testing.assert_close(out, torch.flip(x, [-1]), rtol=0, atol=RESAMPLE_ATOL)
 
 
+def test_hflip_off_never_flips_and_keeps_the_other_draws():
+    flipping = AugmentParams(prob=1.0)
+    theta = affine_matrices(256, flipping, torch.Generator().manual_seed(0), "cpu")
+    unflipped = affine_matrices(256, AugmentParams(prob=1.0, hflip=False),
+                                torch.Generator().manual_seed(0), "cpu")
+    # with prob 1 every image is flipped; without hflip none is, and nothing else changes
+    torch.testing.assert_close(unflipped[:, :, 0], -theta[:, :, 0])
+    torch.testing.assert_close(unflipped[:, :, 1:], theta[:, :, 1:])
+
+
 def test_full_area_crop_is_the_whole_image():
     # crop_scale (1, 1) with any sampled aspect ratio must keep width = height = 1
     params = AugmentParams(prob=1.0, rotation_degrees=0.0, crop_scale=(1.0, 1.0))

@@ -140,15 +140,16 @@ def test_alpha_and_contrastive_weight_cannot_both_be_zero():
         make_config("smoke", alpha=0.0, contrastive_weight=0.0)
 
 
-def test_added_field_at_its_old_value_keeps_the_fingerprint(tmp_path):
-    """A config saved before contrastive_weight existed still matches its checkpoint."""
+def test_added_fields_at_their_old_values_keep_the_fingerprint(tmp_path):
+    """A config saved before contrastive_weight and hflip existed still matches its checkpoint."""
     cfg = make_config("smoke")
-    old = {k: v for k, v in cfg.to_dict().items() if k != "contrastive_weight"}
+    old = {k: v for k, v in cfg.to_dict().items() if k not in config._ADDED_FIELDS}
     path = tmp_path / "config.json"
     path.write_text(json.dumps(old))
     loaded = load_config(path)
-    assert loaded.contrastive_weight == 1.0
+    assert (loaded.contrastive_weight, loaded.hflip) == (1.0, True)
     kept = {k: v for k, v in old.items() if k not in config._VOLATILE_FIELDS}
     assert loaded.fingerprint() == hashlib.sha256(
         json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
     assert make_config("smoke", contrastive_weight=0.0).fingerprint() != cfg.fingerprint()
+    assert make_config("smoke", hflip="false").fingerprint() != cfg.fingerprint()

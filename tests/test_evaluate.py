@@ -7,9 +7,9 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, precision_score
 
-from cae.evaluate import (Prediction, bootstrap_bounds, classification_metrics, cluster_metrics,
-                          knn_protocol, linear_probe, mapping_protocol, metrics_table,
-                          train_linear_head)
+from cae.evaluate import (Prediction, bootstrap_bounds, classification_metrics, cluster_composition,
+                          cluster_metrics, knn_protocol, linear_probe, mapping_protocol,
+                          metrics_table, train_linear_head)
 
 
 def test_mapping_majority_label_empty_cluster_and_cosine():
@@ -22,6 +22,12 @@ def test_mapping_majority_label_empty_cluster_and_cosine():
     np.testing.assert_array_equal(pred.clusters, [0, 1, 2])
     np.testing.assert_array_equal(pred.y_pred, [0, 1, 0])  # the empty cluster takes the overall majority
     np.testing.assert_allclose(pred.scores, [[0.8, 0.2], [0.0, 1.0], [4 / 7, 3 / 7]])
+
+
+def test_cluster_composition_counts_classes_per_cluster():
+    counts = cluster_composition(np.array([0, 0, 2, 2, 2]), torch.tensor([1, 1, 0, 1, 1]),
+                                 n_clusters=3, n_classes=2)
+    np.testing.assert_array_equal(counts, [[0, 2], [0, 0], [1, 2]])
 
 
 def _on_circle(degrees, radius=1.0):

@@ -57,6 +57,14 @@ def test_elbow_and_accuracy_vs_k_mark_the_choice():
     assert labels == ["mapped accuracy", "NMI", "ARI", "elbow: k = 3"]
 
 
+def test_composition_heatmap_orders_clusters_by_majority_class():
+    counts = np.array([[0, 9, 1], [8, 2, 0], [0, 0, 0]])  # cluster 2 is empty
+    fig = figures.composition_heatmap(counts, ["a", "b", "c"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1 (n=10)", "2 (n=0)", "0 (n=10)"]
+    np.testing.assert_allclose(ax.images[0].get_array(), [[0.8, 0.2, 0], [0, 0, 0], [0, 0.9, 0.1]])
+
+
 def test_tsne_embedding_is_seeded_subsamples_and_maps_prototypes():
     h = torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
     prototypes = h[:3] + 0.01
@@ -112,3 +120,11 @@ def test_returned_figure_renders_in_jupyter_without_pyplot():
     data, _ = InteractiveShell.instance().display_formatter.format(fig)
     png = data["image/png"]
     assert (base64.b64decode(png) if isinstance(png, str) else png)[:4] == b"\x89PNG"
+
+
+def test_against_k_comparison_draws_accuracy_and_nmi_per_run():
+    fig = figures.against_k_comparison([2, 3], {"a": {"accuracy": [0.5, 0.6], "nmi": [0.1, 0.2]},
+                                                "b": {"accuracy": [0.4, 0.7], "nmi": [0.2, 0.3]}})
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels == ["a: mapped accuracy", "a: NMI", "b: mapped accuracy", "b: NMI"]
+    assert fig.axes[0].lines[3].get_ydata().tolist() == [0.2, 0.3]
