@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from cae import figures
 from cae.config import RunConfig, differences
 from cae.errors import CaeError
-from cae.pipeline import RunArtifacts, finished_under, read_against_k
+from cae.pipeline import RunArtifacts, class_count_k, finished_under, read_against_k
 from cae.table1 import estimates_table, finished_runs, summarise
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)")
@@ -111,8 +111,8 @@ def single_change_table(reference: RunArtifacts, variant: RunArtifacts, split: s
     """Our encoder's scores on one split for two runs that differ in one setting, and the change.
 
     Rows: the three protocols' accuracy (protocol (a) at the elbow's k), the elbow's k,
-    and protocol (a)'s accuracy, NMI and ARI at the composition k (the number of classes
-    when the k range reaches it), where the two runs are compared at the same k.
+    and protocol (a)'s accuracy, NMI and ARI at the k of the range nearest the number of
+    classes, where the two runs are compared at the same k.
     """
     name, before, after = single_change(reference, variant)
     columns = {}
@@ -120,9 +120,10 @@ def single_change_table(reference: RunArtifacts, variant: RunArtifacts, split: s
         ours = run.metrics[(run.metrics["model"] == "CAE (ours)") & (run.metrics["split"] == split)]
         accuracy = ours.set_index("protocol")["accuracy"]
         against_k = read_against_k(run.run_dir)
-        k = against_k["composition"]["k"]
-        at_k = {metric: values[against_k["ks"].index(k)]
-                for metric, values in against_k[split].items()}
+        n_classes = len(against_k[split]["composition"][0][0])
+        k = class_count_k(against_k["ks"], n_classes)
+        at_k = {metric: against_k[split][metric][against_k["ks"].index(k)]
+                for metric in ("accuracy", "nmi", "ari")}
         columns[label] = {
             "(a) mapping, elbow's k": accuracy["stat"],
             "(b) kNN": accuracy["knn"],

@@ -176,14 +176,11 @@ def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig)
 
     More clusters make each cluster purer, so the mapped accuracy rises with k whether or
     not the clusters mean anything; NMI and ARI do not reward that. `composition` holds,
-    per eval split, the cluster-by-class counts at the k of the range nearest the number
-    of classes: which classes share a cluster.
+    for every k, the cluster-by-class counts: which classes share each cluster.
     """
     fits = kmeans_fits(F.normalize(h["train"], dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
                        cfg.kmeans_n_init)
-    ks = list(fits)
-    composition_k = min(max(data.n_classes, ks[0]), ks[-1])
-    result = {"ks": ks, "composition": {"k": composition_k}}
+    result = {"ks": list(fits)}
     for split in data.eval_splits:
         y = data.splits[split].labels
         scores = []
@@ -191,19 +188,25 @@ def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig)
             pred = mapping_protocol(h["train"], data.splits["train"].labels, h[split],
                                     torch.from_numpy(fit.cluster_centers_).float(), data.n_classes)
             scores.append({"accuracy": classification_metrics(y, pred, data.n_classes)["accuracy"],
-                           **cluster_metrics(y, pred.clusters)})
-            if k == composition_k:
-                result["composition"][split] = cluster_composition(
-                    pred.clusters, y, k, data.n_classes).tolist()
-        result[split] = {name: [row[name] for row in scores] for name in ("accuracy", "nmi", "ari")}
+                           **cluster_metrics(y, pred.clusters),
+                           "composition": cluster_composition(pred.clusters, y, k,
+                                                              data.n_classes).tolist()})
+        result[split] = {name: [row[name] for row in scores]
+                         for name in ("accuracy", "nmi", "ari", "composition")}
     return result
+
+
+def class_count_k(ks: list[int], n_classes: int) -> int:
+    """The k of the range nearest the number of classes."""
+    return min(max(n_classes, ks[0]), ks[-1])
 
 
 def read_against_k(run_dir: Path) -> dict:
     """The run's protocol (a) at every k and cluster composition (`mapping_vs_k.json`)."""
     path = Path(run_dir) / "mapping_vs_k.json"
     against_k = _read_json(path) if path.is_file() else {}
-    if "composition" not in against_k:
+    splits = [scores for name, scores in against_k.items() if name != "ks"]
+    if not splits or any("composition" not in scores for scores in splits):
         raise CaeError(f"{path} is missing or older than the cluster composition; score the run "
                        f"again with `cae evaluate --run-dir {run_dir} --no-floors`")
     return against_k
@@ -291,9 +294,10 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
         figures.save_figure(figures.accuracy_vs_k(against_k["ks"], scores["accuracy"],
                                                   scores["nmi"], scores["ari"], elbow["k"]),
                             out / f"mapping_vs_k_{name}.png")
-        figures.save_figure(figures.composition_heatmap(np.array(against_k["composition"][name]),
-                                                        data.class_names),
-                            out / f"composition_{name}.png")
+        for k in sorted({elbow["k"], class_count_k(against_k["ks"], data.n_classes)}):
+            counts = np.array(scores["composition"][against_k["ks"].index(k)])
+            figures.save_figure(figures.composition_heatmap(counts, data.class_names),
+                                out / f"composition_{name}_k{k}.png")
     prototypes = nets.prototypes.cpu()
     for name in data.eval_splits:
         mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[name], prototypes,

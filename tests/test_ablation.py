@@ -10,7 +10,7 @@ from test_table1 import T_975_DF1, _row, write_run
 from cae import ablation
 from cae.config import make_config
 from cae.errors import CaeError
-from cae.pipeline import RunArtifacts, read_against_k
+from cae.pipeline import RunArtifacts, class_count_k, read_against_k
 
 
 def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = True):
@@ -78,8 +78,10 @@ def _single_run(root, name, accuracies, against_k, elbow_k, **overrides):
 
 
 def _against_k(accuracy, nmi, ari):
-    return {"ks": [2, 3, 4], "composition": {"k": 4, "test": [[1, 0], [0, 1], [0, 0], [1, 1]]},
-            "test": {"accuracy": accuracy, "nmi": nmi, "ari": ari}}
+    """Protocol (a) against k = 2..4 on a 3-class test split (so k = 3 is compared)."""
+    composition = [[[1, 0, 0]] * k for k in (2, 3, 4)]
+    return {"ks": [2, 3, 4], "test": {"accuracy": accuracy, "nmi": nmi, "ari": ari,
+                                      "composition": composition}}
 
 
 def test_single_change_table_sets_two_runs_side_by_side(tmp_path):
@@ -93,8 +95,8 @@ def test_single_change_table_sets_two_runs_side_by_side(tmp_path):
     assert list(table.columns) == ["hflip = True", "hflip = False", "change"]
     assert table.loc["(a) mapping, elbow's k"].tolist() == [0.4, 0.6, 0.2]
     assert table.loc["elbow's k"].tolist() == [3, 4, 1]
-    assert table.loc["(a) mapping at k = 4"].tolist() == [0.5, 0.7, 0.2]
-    assert table.loc["NMI at k = 4"].tolist() == [0.4, 0.6, 0.2]
+    assert table.loc["(a) mapping at k = 3"].tolist() == [0.3, 0.4, 0.1]
+    assert table.loc["NMI at k = 3"].tolist() == [0.2, 0.3, 0.1]
     assert table.loc["(c) linear"].tolist() == [0.96, 0.97, 0.01]
     curves = ablation.single_change_curves(paper, noflip, "test").axes[0].lines
     assert [line.get_label() for line in curves][::2] == ["hflip = True: mapped accuracy",
@@ -109,6 +111,12 @@ def test_single_change_refuses_runs_differing_in_two_settings(tmp_path):
                         temperature=0.2)
     with pytest.raises(CaeError, match="exactly one setting; they differ in hflip, temperature"):
         ablation.single_change(paper, other)
-    (other.run_dir / "mapping_vs_k.json").write_text(json.dumps({"ks": [2]}))
+    (other.run_dir / "mapping_vs_k.json").write_text(json.dumps({"ks": [2], "test": {}}))
     with pytest.raises(CaeError, match="older than the cluster composition"):
         read_against_k(other.run_dir)
+
+
+def test_class_count_k_is_the_range_k_nearest_the_classes():
+    assert class_count_k([2, 3, 4, 5], 10) == 5
+    assert class_count_k([2, 3, 4, 5], 3) == 3
+    assert class_count_k([3, 4], 2) == 3

@@ -44,7 +44,8 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     for split in splits:
         assert (run_dir / "figures" / f"tsne_{split}.png").is_file()
         assert (run_dir / "figures" / f"mapping_vs_k_{split}.png").is_file()
-        assert (run_dir / "figures" / f"composition_{split}.png").is_file()
+        elbow_k = json.loads((run_dir / "elbow.json").read_text())["k"]
+        assert (run_dir / "figures" / f"composition_{split}_k{elbow_k}.png").is_file()
         ours = {r["protocol"] for r in rows if r["model"] == "CAE (ours)" and r["split"] == split}
         assert ours == {"stat", "knn", "lin"}
     models = {r["model"] for r in rows}
@@ -62,14 +63,15 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     for split in splits:  # the curve at the elbow's k is protocol (a) itself
         at_elbow = against_k[split]["accuracy"][against_k["ks"].index(chosen)]
         assert at_elbow == pytest.approx(ours_stat[split], abs=1e-9)
-        # the cluster-by-class counts are the clustering scored at their k
-        k = against_k["composition"]["k"]
-        composition = np.array(against_k["composition"][split])
-        assert composition.shape[0] == k
-        clusters, labels = np.nonzero(composition)
-        repeats = composition[clusters, labels]
-        nmi = normalized_mutual_info_score(np.repeat(labels, repeats), np.repeat(clusters, repeats))
-        assert nmi == pytest.approx(against_k[split]["nmi"][against_k["ks"].index(k)], abs=1e-9)
+        # the cluster-by-class counts at each k are the clustering scored at that k
+        for k, counts, nmi in zip(against_k["ks"], against_k[split]["composition"],
+                                  against_k[split]["nmi"]):
+            counts = np.array(counts)
+            assert counts.shape[0] == k
+            clusters, labels = np.nonzero(counts)
+            repeats = counts[clusters, labels]
+            assert normalized_mutual_info_score(np.repeat(labels, repeats),
+                                                np.repeat(clusters, repeats)) == pytest.approx(nmi)
 
     # a second call reuses the finished run instead of retraining
     before = (run_dir / "checkpoint.pt").stat().st_mtime_ns
