@@ -201,6 +201,11 @@ def class_count_k(ks: list[int], n_classes: int) -> int:
     return min(max(n_classes, ks[0]), ks[-1])
 
 
+def composition_ks(elbow: dict, n_classes: int) -> list[int]:
+    """The k values whose cluster composition is drawn: the elbow's and the class count's."""
+    return sorted({elbow["k"], class_count_k(elbow["ks"], n_classes)})
+
+
 def read_against_k(run_dir: Path) -> dict:
     """The run's protocol (a) at every k and cluster composition (`mapping_vs_k.json`)."""
     path = Path(run_dir) / "mapping_vs_k.json"
@@ -294,7 +299,7 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
         figures.save_figure(figures.accuracy_vs_k(against_k["ks"], scores["accuracy"],
                                                   scores["nmi"], scores["ari"], elbow["k"]),
                             out / f"mapping_vs_k_{name}.png")
-        for k in sorted({elbow["k"], class_count_k(against_k["ks"], data.n_classes)}):
+        for k in composition_ks(elbow, data.n_classes):
             counts = np.array(scores["composition"][against_k["ks"].index(k)])
             figures.save_figure(figures.composition_heatmap(counts, data.class_names),
                                 out / f"composition_{name}_k{k}.png")

@@ -10,7 +10,7 @@ from test_table1 import T_975_DF1, _row, write_run
 from cae import ablation
 from cae.config import make_config
 from cae.errors import CaeError
-from cae.pipeline import RunArtifacts, class_count_k, read_against_k
+from cae.pipeline import RunArtifacts, class_count_k, composition_ks, read_against_k
 
 
 def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = True):
@@ -120,3 +120,5 @@ def test_class_count_k_is_the_range_k_nearest_the_classes():
     assert class_count_k([2, 3, 4, 5], 10) == 5
     assert class_count_k([2, 3, 4, 5], 3) == 3
     assert class_count_k([3, 4], 2) == 3
+    assert composition_ks({"k": 5, "ks": list(range(2, 11))}, n_classes=10) == [5, 10]
+    assert composition_ks({"k": 2, "ks": list(range(2, 11))}, n_classes=2) == [2]
