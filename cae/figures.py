@@ -223,6 +223,15 @@ def decoded_prototypes(images: ArrayLike, titles: Sequence[str]) -> Figure:
     return fig
 
 
+def _score_axes(ax: Axes, ks: Sequence[int]) -> None:
+    """Ticks at every k, axis labels, grid and legend of a score-against-k plot."""
+    ax.set_xticks(list(ks))
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("score")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+
+
 def accuracy_vs_k(ks: Sequence[int], mapped_acc: Sequence[float], nmi: Sequence[float],
                   ari: Sequence[float], chosen_k: int) -> Figure:
     """Mapped accuracy, NMI and ARI against k: more clusters inflate the mapped accuracy."""
@@ -232,11 +241,7 @@ def accuracy_vs_k(ks: Sequence[int], mapped_acc: Sequence[float], nmi: Sequence[
                                 (nmi, "NMI", PALETTE[2]), (ari, "ARI", PALETTE[6])):
         ax.plot(list(ks), list(values), marker="o", label=name, color=color)
     ax.axvline(chosen_k, color="0.4", linestyle="--", linewidth=1, label=f"elbow: k = {chosen_k}")
-    ax.set_xticks(list(ks))
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("score")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    _score_axes(ax, ks)
     return fig
 
 
@@ -249,11 +254,7 @@ def against_k_comparison(ks: Sequence[int], curves: dict[str, dict[str, Sequence
                 label=f"{name}: mapped accuracy")
         ax.plot(list(ks), list(scores["nmi"]), marker="s", linestyle="--", color=color,
                 label=f"{name}: NMI")
-    ax.set_xticks(list(ks))
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("score")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    _score_axes(ax, ks)
     return fig
 
 
