@@ -38,7 +38,7 @@ from pathlib import Path
 from IPython.display import Image, Markdown, display
 
 from cae import ablation, make_config, table1
-from cae.pipeline import RunArtifacts, reproduce, run_dir_for
+from cae.pipeline import RunArtifacts, composition_ks, reproduce, run_dir_for
 
 # %% [markdown]
 # One call trains (or reads back) the run: both training phases, the elbow search, the
@@ -167,35 +167,43 @@ table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
 #
 # ### Which digits share a cluster
 #
-# KMeans forced to k = 10 on the same latents (not the elbow's pick): each row is one
-# cluster, each column a digit, each cell the share of the cluster's test images that
-# show that digit. A clean partition would have one dark cell per row and per column.
+# Each row is one cluster, each column a digit, each cell the share of the cluster's
+# test images that show that digit: first at the elbow's k, then with KMeans forced to
+# k = 10 on the same latents. A clean partition would have one dark cell per row.
 
 # %%
-Image(filename=figures_dir / "composition_test.png")
+for k in composition_ks(artifacts.elbow, n_classes=10):
+    display(Image(filename=figures_dir / f"composition_test_k{k}.png"))
 
 # %% [markdown]
 # ### Testing one cause: the horizontal flip
 #
-# The paper's augmentations include a horizontal flip. For chest radiographs a mirrored
-# image is still the same kind of image; for digits it is not always one: a mirrored 2
-# resembles a 5, and a mirrored 3 no digit. The contrastive loss makes each image's two
-# views agree, so with flips it asks the encoder to map a digit and its mirror image to
-# the same point. The run below repeats this one with the same seed and every setting
-# equal except `hflip = False`. It was made with
-# `cae reproduce --dataset mnist --profile paper --seed 0 --set hflip=false --no-floors
-# --no-baselines --run-dir artifacts/augmentation/mnist-paper-noflip-seed0`.
+# The paper's augmentations include a horizontal flip. A mirrored chest radiograph is
+# still a chest radiograph; a mirrored digit is not always the same digit: a mirrored 2
+# resembles a 5, and a mirrored 3 is no digit at all. The contrastive loss pulls the two
+# views of an image together, so with flips it asks the encoder to put a digit and its
+# mirror image in the same place. To test this, two runs with the `quick` schedule
+# (20 epochs, to fit a CPU session; the paper schedule takes an hour per run here)
+# differ only in `hflip`, on the same seed. They were made with
+# `cae reproduce --dataset mnist --profile quick --seed 0 --run-dir
+# artifacts/augmentation/mnist-quick-seed0` and the same command with
+# `--set hflip=false --no-floors --no-baselines --run-dir
+# artifacts/augmentation/mnist-quick-noflip-seed0`.
 
 # %%
-noflip_dir = Path(runs_root) / "augmentation" / f"{dataset}-{profile}-noflip-seed{seed}"
-if (noflip_dir / "provenance.json").is_file():
-    noflip = RunArtifacts.read(noflip_dir)
-    display(Markdown(table1.provenance_note(noflip)))
-    display(ablation.single_change_table(artifacts, noflip, "test"))
-    display(ablation.single_change_curves(artifacts, noflip, "test"))
-    display(Image(filename=noflip_dir / "figures" / "composition_test.png"))
+augmentation_root = Path(runs_root) / "augmentation"
+flip_runs = [augmentation_root / f"{dataset}-quick-seed{seed}",
+             augmentation_root / f"{dataset}-quick-noflip-seed{seed}"]
+if all((run_dir / "provenance.json").is_file() for run_dir in flip_runs):
+    flipped, unflipped = (RunArtifacts.read(run_dir) for run_dir in flip_runs)
+    display(ablation.single_change_table(flipped, unflipped, "test"))
+    display(ablation.single_change_curves(flipped, unflipped, "test"))
+    for run in (flipped, unflipped):
+        display(Markdown(f"`{run.run_dir.name}`, k = 10:"),
+                Image(filename=run.run_dir / "figures" / "composition_test_k10.png"))
 else:
-    display(Markdown(f"No run without flips at `{noflip_dir}`: this execution shows none."))
+    display(Markdown(f"The two runs of the flip test are not under `{augmentation_root}`: "
+                     "this execution shows none."))
 
 # %% [markdown]
 # FLIP_RESULT_PLACEHOLDER

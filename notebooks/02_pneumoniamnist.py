@@ -33,7 +33,7 @@ allow_untrained_weights = True  # offline: run the ResNet-18 baselines untrained
 from IPython.display import Image, Markdown, display
 
 from cae import make_config, table1
-from cae.pipeline import load, reproduce, run_dir_for
+from cae.pipeline import composition_ks, load, reproduce, run_dir_for
 
 # %% [markdown]
 # Train (or read back) the run, with its protocols, floors, baselines and figures:
@@ -98,6 +98,16 @@ Image(filename=figures_dir / "elbow.png")
 # %%
 for split in data.eval_splits:
     display(Markdown(f"**{split} split**"), Image(filename=figures_dir / f"mapping_vs_k_{split}.png"))
+
+# %% [markdown]
+# What the clusters hold: for each cluster, the share of its test images with each
+# expert label, at the elbow's k and at k = 2. A cluster of one label is a finer group
+# of that diagnosis; a mixed one is where clustering without labels and the diagnosis
+# disagree.
+
+# %%
+for k in composition_ks(artifacts.elbow, data.n_classes):
+    display(Image(filename=figures_dir / f"composition_test_k{k}.png"))
 
 # %% [markdown]
 # ## The latent space, on each evaluation split
