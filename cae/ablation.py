@@ -135,7 +135,9 @@ def single_change_table(reference: RunArtifacts, variant: RunArtifacts, split: s
         }
     table = pd.DataFrame(columns)
     table["change"] = table.iloc[:, 1] - table.iloc[:, 0]
-    return table.round(3)
+    table = table.round(3).astype(object)
+    table.loc["elbow's k"] = table.loc["elbow's k"].astype(int)
+    return table
 
 
 def single_change_curves(reference: RunArtifacts, variant: RunArtifacts, split: str) -> Figure:

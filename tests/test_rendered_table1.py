@@ -96,8 +96,6 @@ def test_rendered_chapter_shows_the_artifacts_numbers(name, rendered_tables):
         f"artifacts/; re-execute and publish notebooks/04_table1 (scripts/publish_notebooks.py)")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4: the second MNIST paper-profile seed is not "
-                   "committed yet; strict, so this marker must go when it lands")
 def test_table1_covers_both_datasets_over_enough_seeds():
     """The chapter's runs: at least 5 PneumoniaMNIST and 2 MNIST paper-profile seeds."""
     seeds = table1.collect_runs(ARTIFACTS, "paper").groupby("dataset")["seed"].nunique()
