@@ -143,6 +143,7 @@ def single_change_table(reference: RunArtifacts, variant: RunArtifacts, split: s
 def single_change_curves(reference: RunArtifacts, variant: RunArtifacts, split: str) -> Figure:
     """Protocol (a)'s mapped accuracy and NMI against k for two runs that differ in one setting."""
     name, before, after = single_change(reference, variant)
-    curves = {f"{name} = {value}": read_against_k(run.run_dir)[split]
-              for value, run in ((before, reference), (after, variant))}
-    return figures.against_k_comparison(read_against_k(reference.run_dir)["ks"], curves)
+    against_k = {f"{name} = {value}": read_against_k(run.run_dir)
+                 for value, run in ((before, reference), (after, variant))}
+    ks = against_k[f"{name} = {before}"]["ks"]  # one k range: the runs differ only in `name`
+    return figures.against_k_comparison(ks, {label: a[split] for label, a in against_k.items()})
