@@ -95,14 +95,16 @@ def transfer_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndar
 
 def kmeans_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndarray,
                     eval_feats: dict[str, torch.Tensor], n_classes: int, k_min: int, k_max: int,
-                    seed: int, n_init: int = 10) -> tuple[ElbowResult, dict[str, Prediction]]:
+                    seed: int, n_init: int = 10,
+                    metric: str = "distortion") -> tuple[ElbowResult, dict[str, Prediction]]:
     """The paper's "Feature+KM" row: KMeans with the elbow on the features, then mapping protocol (a).
 
     KMeans runs on L2-normalised features so that its Euclidean clusters agree with the
     cosine nearest-centroid assignment the mapping uses (closely, not exactly: the
     centroids of unit vectors are shorter than 1 and not all of the same length).
     """
-    elbow = kmeans_elbow(F.normalize(train_feats.float(), dim=1).numpy(), k_min, k_max, seed, n_init)
+    elbow = kmeans_elbow(F.normalize(train_feats.float(), dim=1).numpy(), k_min, k_max, seed, n_init,
+                         metric)
     prototypes = torch.from_numpy(elbow.centroids)
     return elbow, {name: mapping_protocol(train_feats, train_y, h, prototypes, n_classes)
                    for name, h in eval_feats.items()}

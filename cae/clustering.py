@@ -1,33 +1,89 @@
-"""Cluster prototypes: KMeans over a k range, the elbow pick, and soft assignment."""
+"""Cluster prototypes: KMeans over a k range, the elbow pick (yellowbrick, as the paper
+cites), and soft assignment."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
+import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
-from kneed import KneeLocator
+from matplotlib.figure import Figure
 from sklearn.cluster import KMeans
+
+with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on import; undo that
+    from yellowbrick.cluster import KElbowVisualizer
+    from yellowbrick.utils import KneeLocator
+
+from cae.config import ELBOW_METRICS
+from cae.errors import CaeError
+
+
+# the knee-locator shape yellowbrick's KElbowVisualizer uses for each score
+_CURVES = {"distortion": ("convex", "decreasing"), "calinski_harabasz": ("concave", "increasing"),
+           "silhouette": ("concave", "increasing")}
 
 
 @dataclass
 class ElbowResult:
-    """KMeans fits over a k range and the elbow's choice among them."""
+    """KMeans fits over a k range, their elbow scores, and the elbow's choice among them."""
 
     k: int
     ks: list[int]
     inertias: list[float]
     centroids: np.ndarray  # (k, d) of the chosen fit
     labels: np.ndarray  # (n,) cluster of each fitted sample under the chosen k
+    metric: str = "distortion"
+    scores: list[float] | None = None  # the elbow score per k (yellowbrick's `k_scores_`)
 
 
-def elbow_k(ks: list[int], inertias: list[float]) -> int:
-    """The elbow of a decreasing, convex inertia curve (kneedle); the smallest k if none."""
+class _RecordingKMeans(KMeans):
+    """KMeans that keeps every fit the elbow search makes, so no k is fitted twice."""
+
+    def fit(self, X, y=None, sample_weight=None):  # noqa: N803 (scikit-learn's name)
+        super().fit(X, y, sample_weight)
+        self.__dict__.setdefault("fits_", {})[self.n_clusters] = (
+            self.cluster_centers_.copy(), self.labels_.copy(), float(self.inertia_))
+        return self
+
+
+def elbow_visualizer(metric: str, ks: list[int], seed: int = 0, n_init: int = 10,
+                     ax=None) -> KElbowVisualizer:
+    """yellowbrick's KElbowVisualizer around a seeded KMeans, usable with today's scikit-learn.
+
+    yellowbrick 1.5 recognises a clusterer by the `_estimator_type` attribute, which
+    scikit-learn >= 1.6 no longer sets, so the KMeans is passed with `force_model=True`.
+    """
+    if metric not in ELBOW_METRICS:
+        raise CaeError(f"elbow_metric must be one of {ELBOW_METRICS}, got {metric!r}")
+    fig = ax.figure if ax is not None else None
+    return KElbowVisualizer(_RecordingKMeans(n_init=n_init, random_state=seed), ax=ax, fig=fig,
+                            k=list(ks), metric=metric, timings=False, locate_elbow=True,
+                            force_model=True)
+
+
+def elbow_k(ks: list[int], scores: list[float], metric: str = "distortion") -> int:
+    """yellowbrick's elbow pick (its knee locator and curve shape for the metric).
+
+    With fewer than 3 points or no knee: the smallest k for distortion, the best-scoring
+    k for calinski_harabasz and silhouette (higher is better for both).
+    """
+    fallback = ks[0] if metric == "distortion" else ks[int(np.argmax(scores))]
     if len(ks) < 3:
-        return ks[0]
-    knee = KneeLocator(ks, inertias, curve="convex", direction="decreasing").knee
-    return int(knee) if knee is not None else ks[0]
+        return fallback
+    nature, direction = _CURVES[metric]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        knee = KneeLocator(list(ks), list(scores), curve_nature=nature,
+                           curve_direction=direction).knee
+    return int(knee) if knee is not None else fallback
+
+
+def k_range(k_min: int, k_max: int, n_samples: int) -> list[int]:
+    """The k values searched: k_min..k_max, capped below the sample count."""
+    return list(range(k_min, min(k_max, n_samples - 1) + 1))
 
 
 def kmeans_fits(features: np.ndarray, k_min: int, k_max: int, seed: int,
@@ -35,19 +91,37 @@ def kmeans_fits(features: np.ndarray, k_min: int, k_max: int, seed: int,
     """A seeded KMeans fit for every k in [k_min, k_max] (k capped below the sample count)."""
     features = np.asarray(features, dtype=np.float64)
     return {k: KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(features)
-            for k in range(k_min, min(k_max, len(features) - 1) + 1)}
+            for k in k_range(k_min, k_max, len(features))}
 
 
 def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
-                 n_init: int = 10) -> ElbowResult:
-    """Fit KMeans for every k in [k_min, k_max] and keep the fit the elbow picks."""
-    fits = kmeans_fits(features, k_min, k_max, seed, n_init)
-    ks = list(fits)
-    inertias = [float(fits[k].inertia_) for k in ks]
-    k = elbow_k(ks, inertias)
-    return ElbowResult(k=k, ks=ks, inertias=inertias,
-                       centroids=fits[k].cluster_centers_.astype(np.float32),
-                       labels=fits[k].labels_.astype(np.int64))
+                 n_init: int = 10, metric: str = "distortion") -> ElbowResult:
+    """Fit KMeans for every k in [k_min, k_max] with yellowbrick's KElbowVisualizer, score
+    each fit by `metric`, and keep the fit the elbow picks (`elbow_k`)."""
+    features = np.asarray(features, dtype=np.float64)
+    ks = k_range(k_min, k_max, len(features))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # yellowbrick warns when it finds no knee
+        visualizer = elbow_visualizer(metric, ks, seed, n_init, ax=Figure().subplots())
+        visualizer.fit(features)
+    fits = visualizer.estimator.fits_
+    scores = [float(v) for v in visualizer.k_scores_]
+    k = elbow_k(ks, scores, metric)
+    centroids, labels, _ = fits[k]
+    return ElbowResult(k=k, ks=ks, inertias=[fits[j][2] for j in ks],
+                       centroids=centroids.astype(np.float32), labels=labels.astype(np.int64),
+                       metric=metric, scores=scores)
+
+
+def kmeans_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], k: int, seed: int,
+                    n_init: int = 10) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Seeded KMeans with k clusters on the L2-normalised train rows; every row of train and
+    of each eval split goes to its nearest centroid by cosine similarity."""
+    fit = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(
+        F.normalize(train_h.float(), dim=1).double().numpy())
+    centroids = torch.from_numpy(fit.cluster_centers_).float()
+    return (nearest_prototype(train_h.float(), centroids).numpy(),
+            {name: nearest_prototype(h.float(), centroids).numpy() for name, h in eval_hs.items()})
 
 
 def cosine_similarity(h: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:

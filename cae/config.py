@@ -17,6 +17,8 @@ from typing import Any
 from cae.errors import CaeError
 
 PRECISIONS = ("auto", "fp32", "bf16")
+ELBOW_METRICS = ("distortion", "calinski_harabasz", "silhouette")
+HEAD_METHODS = ("scan", "n2d")
 
 # Fields that do not change what a run computes: they may differ on resume.
 _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
@@ -25,7 +27,10 @@ _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
 # Fields added after runs were published, with the value that reproduces the behaviour
 # before them. Loaded configs fill them with this value, and the fingerprint leaves them
 # out while they hold it, so earlier checkpoints keep matching their configs.
-_ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True}
+_ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True, "val_holdout": 0,
+                 "elbow_metric": "distortion", "head_method": "scan", "head_neighbours": 20,
+                 "head_epochs": 40, "head_entropy_weight": 5.0, "head_restarts": 4,
+                 "head_self_label_epochs": 10}
 
 
 @dataclass
@@ -42,6 +47,7 @@ class RunConfig:
     channels_last: bool = True
     compile: bool = False
     train_subset: int | None = None
+    val_holdout: int = 0  # > 0: a fixed val split of this size cut from train (datasets without one)
     progress: bool = True
 
     # networks (the paper fixes latent_dim = 128 and the layer pattern, not the widths)
@@ -78,7 +84,16 @@ class RunConfig:
     k_min: int = 2
     k_max: int = 10
     kmeans_n_init: int = 10
+    elbow_metric: str = "distortion"  # yellowbrick's score: distortion, calinski_harabasz, silhouette
     assign_temperature: float = 0.1
+
+    # clustering head on the frozen encoder (the paper's future work; see cae.cluster_head)
+    head_method: str = "scan"  # scan (neighbour consistency + entropy) or n2d (UMAP + GMM)
+    head_neighbours: int = 20
+    head_epochs: int = 40
+    head_entropy_weight: float = 5.0
+    head_restarts: int = 4  # scan: heads from different seeds, lowest loss kept; n2d: GMM inits
+    head_self_label_epochs: int = 10
 
     # evaluation
     knn_k: int = 5
@@ -121,11 +136,19 @@ class RunConfig:
             (0 < self.blur_sigma[0] <= self.blur_sigma[1], "blur_sigma must be 0 < lo <= hi"),
             (self.noise_std >= 0, "noise_std must be >= 0"),
             (2 <= self.k_min <= self.k_max, "k range must satisfy 2 <= k_min <= k_max"),
+            (self.elbow_metric in ELBOW_METRICS, f"elbow_metric must be one of {ELBOW_METRICS}"),
+            (self.kmeans_n_init >= 1, "kmeans_n_init must be >= 1"),
+            (self.head_method in HEAD_METHODS, f"head_method must be one of {HEAD_METHODS}"),
+            (min(self.head_neighbours, self.head_epochs, self.head_restarts) >= 1,
+             "head_neighbours, head_epochs and head_restarts must be >= 1"),
+            (self.head_entropy_weight >= 0 and self.head_self_label_epochs >= 0,
+             "head_entropy_weight and head_self_label_epochs must be >= 0"),
             (self.assign_temperature > 0, "assign_temperature must be > 0"),
             (self.knn_k >= 1, "knn_k must be >= 1"),
             (0 < self.probe_fraction <= 1, "probe_fraction must be in (0, 1]"),
             (self.probe_epochs >= 1 and self.resnet_epochs >= 1, "probe/resnet epochs must be >= 1"),
             (self.train_subset is None or self.train_subset >= 16, "train_subset must be >= 16"),
+            (self.val_holdout >= 0, "val_holdout must be >= 0"),
             (self.resnet_image_size >= 28, "resnet_image_size must be >= 28"),
         ]
         for ok, message in checks:

@@ -18,6 +18,7 @@ import torch
 from cae.errors import CaeError
 
 DATA_DIR_ENV = "CAE_DATA_DIR"
+HOLDOUT_SEED = 0  # fixed: every run seed shares the same held-out val split
 MEDMNIST_DEFAULT_ROOT = Path.home() / ".medmnist"
 MNIST_DEFAULT_ROOT = Path.home() / ".cache" / "cae" / "data"
 
@@ -41,6 +42,7 @@ class Dataset:
     splits: dict[str, Split]
     class_names: list[str]
     md5: dict[str, str] = field(default_factory=dict)
+    holdout: dict | None = None  # how a val split was carved out of train, when it was
 
     @property
     def n_classes(self) -> int:
@@ -92,8 +94,13 @@ def available_datasets() -> list[str]:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
-                 train_subset: int | None = None, seed: int = 0) -> Dataset:
-    """Load a dataset into memory; `train_subset` keeps a seeded random part of train."""
+                 train_subset: int | None = None, seed: int = 0, val_holdout: int = 0) -> Dataset:
+    """Load a dataset into memory.
+
+    `val_holdout` > 0 carves a fixed val split of that many images out of train when the
+    dataset ships none (MNIST); datasets with an official val split keep theirs.
+    `train_subset` then keeps a seeded random part of what is left of train.
+    """
     name = name.lower()
     if name == "mnist":
         dataset = _load_mnist(resolve_data_dir(data_dir))
@@ -101,11 +108,31 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
         dataset = _load_medmnist(name, resolve_data_dir(data_dir))
     else:
         raise CaeError(f"unknown dataset {name!r}; choose one of: {', '.join(available_datasets())}")
+    if val_holdout > 0 and "val" not in dataset.splits:
+        hold_out_val(dataset, val_holdout)
     if train_subset is not None and train_subset < len(dataset.splits["train"]):
         train = dataset.splits["train"]
         keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:train_subset]
         dataset.splits["train"] = Split(train.images[keep], train.labels[keep])
     return dataset
+
+
+def hold_out_val(dataset: Dataset, size: int) -> None:
+    """Move a fixed random `size` images of train (seed HOLDOUT_SEED) into a new val split.
+
+    Records the seed, size and a SHA-256 of the held-out indices in `dataset.holdout`.
+    """
+    train = dataset.splits["train"]
+    if size >= len(train):
+        raise CaeError(f"val_holdout={size} leaves no training images ({dataset.name} train has "
+                       f"{len(train)}); choose a smaller val_holdout")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
+    val_index, train_index = order[:size].sort().values, order[size:].sort().values
+    dataset.splits["val"] = Split(train.images[val_index], train.labels[val_index])
+    dataset.splits["train"] = Split(train.images[train_index], train.labels[train_index])
+    digest = hashlib.sha256(val_index.numpy().astype("<i8").tobytes()).hexdigest()
+    dataset.holdout = {"source": "train", "size": size, "seed": HOLDOUT_SEED,
+                       "indices_sha256": digest}
 
 
 def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:

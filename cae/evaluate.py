@@ -1,7 +1,8 @@
 """The paper's three evaluation protocols on a frozen representation, and their metrics.
 
 (a) statistical mapping through the cluster prototypes, (b) kNN on a memory bank,
-(c) a linear probe; each returns a `Prediction` that `classification_metrics` scores.
+(c) a linear probe, and the clustering literature's Hungarian accuracy at k = number of
+classes; each returns a `Prediction` that `classification_metrics` scores.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import (accuracy_score, adjusted_rand_score, normalized_mutual_info_score,
                              precision_score, recall_score, roc_auc_score)
+from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from cae.clustering import nearest_prototype
@@ -29,6 +31,7 @@ class Prediction:
     y_pred: np.ndarray  # (n,) int64
     scores: np.ndarray  # (n, n_classes) float64
     clusters: np.ndarray | None = None  # (n,) int64
+    n_clusters: int | None = None  # clusters the prediction was mapped from
 
 
 def _labels(y: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -44,22 +47,49 @@ def cluster_composition(clusters: np.ndarray, y_true: torch.Tensor | np.ndarray,
     return counts
 
 
-def mapping_protocol(train_h: torch.Tensor, train_y: torch.Tensor | np.ndarray,
-                     eval_h: torch.Tensor, prototypes: torch.Tensor, n_classes: int) -> Prediction:
-    """Protocol (a): label each cluster by its train members' majority, predict through the nearest prototype.
+def majority_mapping(train_clusters: np.ndarray, train_y: torch.Tensor | np.ndarray,
+                     eval_clusters: np.ndarray, n_clusters: int, n_classes: int) -> Prediction:
+    """Label each cluster by its train members' majority and predict eval samples through their cluster.
 
     An empty cluster takes the overall train label distribution (so it maps to the most
     frequent train label); label ties go to the smaller label. Scores are the class
     fractions among the cluster's train members.
     """
     train_y = _labels(train_y)
-    train_clusters = nearest_prototype(train_h.float(), prototypes.float()).cpu().numpy()
-    counts = cluster_composition(train_clusters, train_y, len(prototypes), n_classes).astype(float)
+    counts = cluster_composition(train_clusters, train_y, n_clusters, n_classes).astype(float)
     counts[counts.sum(1) == 0] = np.bincount(train_y, minlength=n_classes)
     fractions = counts / counts.sum(1, keepdims=True)
-    eval_clusters = nearest_prototype(eval_h.float(), prototypes.float()).cpu().numpy()
+    eval_clusters = np.asarray(eval_clusters, dtype=np.int64)
     return Prediction(y_pred=fractions.argmax(1)[eval_clusters], scores=fractions[eval_clusters],
-                      clusters=eval_clusters.astype(np.int64))
+                      clusters=eval_clusters, n_clusters=n_clusters)
+
+
+def mapping_protocol(train_h: torch.Tensor, train_y: torch.Tensor | np.ndarray,
+                     eval_h: torch.Tensor, prototypes: torch.Tensor, n_classes: int) -> Prediction:
+    """Protocol (a): each sample goes to its nearest prototype (cosine); clusters are labelled
+    by their train members' majority (`majority_mapping`)."""
+    train_clusters = nearest_prototype(train_h.float(), prototypes.float()).cpu().numpy()
+    eval_clusters = nearest_prototype(eval_h.float(), prototypes.float()).cpu().numpy()
+    return majority_mapping(train_clusters, train_y, eval_clusters, len(prototypes), n_classes)
+
+
+def hungarian_protocol(train_clusters: np.ndarray, train_y: torch.Tensor | np.ndarray,
+                       eval_clusters: np.ndarray, n_classes: int) -> Prediction:
+    """Hungarian accuracy's prediction: the one-to-one cluster-to-class match that agrees with
+    the most train labels (scipy's linear_sum_assignment), applied to the eval clusters.
+
+    Clusters are numbered 0..n_classes-1. Unlike the majority mapping, two clusters can
+    never take the same class, so adding clusters cannot raise the score. The match is
+    fitted on train labels, never on the scored split. Scores are one-hot.
+    """
+    counts = cluster_composition(train_clusters, train_y, n_classes, n_classes)
+    clusters, classes = linear_sum_assignment(counts, maximize=True)
+    to_class = np.empty(n_classes, dtype=np.int64)
+    to_class[clusters] = classes
+    eval_clusters = np.asarray(eval_clusters, dtype=np.int64)
+    y_pred = to_class[eval_clusters]
+    return Prediction(y_pred=y_pred, scores=np.eye(n_classes)[y_pred], clusters=eval_clusters,
+                      n_clusters=n_classes)
 
 
 def knn_protocol(bank_h: torch.Tensor, bank_y: torch.Tensor | np.ndarray, query_h: torch.Tensor,

@@ -24,18 +24,22 @@ import torch.nn.functional as F
 
 from cae import figures
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
-from cae.clustering import kmeans_elbow, kmeans_fits, soft_assign
+from cae.cluster_head import HeadSettings, head_clusters
+from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, soft_assign
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
-                          knn_protocol, linear_probe, mapping_protocol, metrics_table)
+                          hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
+                          mapping_protocol, metrics_table)
 from cae.runtime import cpu_name, encode, resolve_device, resolve_precision, to_float
 from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
 
-PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "kneed")
+HEAD_MODEL = "CAE + clustering head"
+PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "yellowbrick", "umap-learn")
 PROTOCOLS = {"stat": "(a) cluster-to-label mapping", "knn": "(b) kNN, k = 5",
-             "lin": "(c) linear probe, 20% labels"}
+             "lin": "(c) linear probe, 20% labels",
+             "hungarian": "Hungarian accuracy, KMeans at k = number of classes"}
 
 
 @dataclass
@@ -91,7 +95,7 @@ def _json_default(value):
 
 def load(cfg: RunConfig) -> Dataset:
     """The config's dataset, with its train subset."""
-    return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed)
+    return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed, cfg.val_holdout)
 
 
 def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
@@ -110,14 +114,17 @@ def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False
     state = train(cfg, data, run_dir, resume)
     _write_json(run_dir / "history.json", state.history)
     elbow = state.elbow
-    _write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks, "inertias": elbow.inertias})
+    _write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks, "inertias": elbow.inertias,
+                                         "metric": elbow.metric, "scores": elbow.scores})
     return state.seconds
 
 
 def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
                   prototypes: torch.Tensor, cfg: RunConfig) -> list[dict]:
-    """The three protocols on one representation, scored on every eval split."""
+    """The three protocols and Hungarian accuracy on one representation, on every eval split."""
     train_y = data.splits["train"].labels
+    train_clusters, eval_clusters = kmeans_clusters(train_h, eval_hs, data.n_classes, cfg.seed,
+                                                    cfg.kmeans_n_init)
     predictions: dict[str, dict[str, Prediction]] = {
         "stat": {s: mapping_protocol(train_h, train_y, h, prototypes, data.n_classes)
                  for s, h in eval_hs.items()},
@@ -125,22 +132,46 @@ def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dic
                 for s, h in eval_hs.items()},
         "lin": linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
                             cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed),
+        "hungarian": {s: hungarian_protocol(train_clusters, train_y, c, data.n_classes)
+                      for s, c in eval_clusters.items()},
     }
+    return score_rows(model, predictions, data, cfg.seed)
+
+
+def score_rows(model: str, predictions: dict[str, dict[str, Prediction]], data: Dataset,
+               seed: int) -> list[dict]:
+    """One metrics row per protocol and eval split; clustering rows add NMI, ARI and k."""
     rows = []
     for protocol, by_split in predictions.items():
         for split, pred in by_split.items():
             y = data.splits[split].labels
-            row = dict(model=model, split=split, protocol=protocol, seed=cfg.seed,
+            row = dict(model=model, split=split, protocol=protocol, seed=seed,
                        **classification_metrics(y, pred, data.n_classes))
             if pred.clusters is not None:
-                row.update(cluster_metrics(y, pred.clusters), k=len(prototypes))
+                row.update(cluster_metrics(y, pred.clusters), k=pred.n_clusters)
             rows.append(row)
     return rows
 
 
+def head_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
+              cfg: RunConfig) -> list[dict]:
+    """A clustering head with one cluster per class on the frozen representation, scored by
+    the majority mapping (`stat`) and by Hungarian accuracy."""
+    train_y = data.splits["train"].labels
+    train_clusters, eval_clusters = head_clusters(train_h, eval_hs, data.n_classes, cfg.seed,
+                                                  HeadSettings.of(cfg))
+    predictions = {
+        "stat": {s: majority_mapping(train_clusters, train_y, c, data.n_classes, data.n_classes)
+                 for s, c in eval_clusters.items()},
+        "hungarian": {s: hungarian_protocol(train_clusters, train_y, c, data.n_classes)
+                      for s, c in eval_clusters.items()},
+    }
+    return score_rows(model, predictions, data, cfg.seed)
+
+
 def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
     elbow = kmeans_elbow(F.normalize(h, dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
-                         cfg.kmeans_n_init)
+                         cfg.kmeans_n_init, cfg.elbow_metric)
     return torch.from_numpy(elbow.centroids)
 
 
@@ -236,6 +267,7 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     eval_hs = {s: h[s] for s in data.eval_splits}
     prototypes = nets.prototypes.cpu()
     rows = protocol_rows("CAE (ours)", h["train"], data, eval_hs, prototypes, cfg)
+    rows += head_rows(HEAD_MODEL, h["train"], data, eval_hs, cfg)
     if floors:
         rows += floor_rows(data, cfg, device, precision)
     table = metrics_table(rows)
@@ -255,7 +287,8 @@ def baseline_rows(cfg: RunConfig, data: Dataset) -> list[dict]:
     transfer = transfer_baseline(feats["train"], train_y, eval_feats, data.n_classes,
                                  cfg.resnet_epochs, cfg.resnet_lr, cfg.probe_batch_size, cfg.seed)
     elbow, mapped = kmeans_baseline(feats["train"], train_y, eval_feats, data.n_classes,
-                                    cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init)
+                                    cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
+                                    cfg.elbow_metric)
     rows = []
     for model_name, protocol, preds in (("ResNet18", "transfer", transfer),
                                         ("Feature+KM", "stat", mapped)):
@@ -264,7 +297,7 @@ def baseline_rows(cfg: RunConfig, data: Dataset) -> list[dict]:
             row = dict(model=model_name, split=split, protocol=protocol, seed=cfg.seed,
                        weights=weights, **classification_metrics(y, pred, data.n_classes))
             if pred.clusters is not None:
-                row.update(cluster_metrics(y, pred.clusters), k=elbow.k)
+                row.update(cluster_metrics(y, pred.clusters), k=pred.n_clusters)
             rows.append(row)
     return rows
 
@@ -335,7 +368,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return dict(dataset=data.name, data_md5=data.md5, packages=versions, python=platform.python_version(),
+    return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout, packages=versions, python=platform.python_version(),
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(),

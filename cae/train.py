@@ -76,7 +76,7 @@ def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device:
     for p in nets.encoder.parameters():
         p.requires_grad_(False)
     h = F.normalize(encode(nets.encoder, images, device, precision), dim=1).numpy()
-    elbow = kmeans_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init)
+    elbow = kmeans_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init, cfg.elbow_metric)
     nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
     with torch.random.fork_rng(devices=[]):  # same init whether or not the run was resumed
         torch.manual_seed(cfg.seed)

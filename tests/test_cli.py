@@ -41,16 +41,22 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
         assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000
     rows = json.loads((run_dir / "metrics.json").read_text())
     splits = {"val", "test"} if HAS_PNEUMONIA else {"test"}
+    n_classes = 2 if HAS_PNEUMONIA else 10
     for split in splits:
         assert (run_dir / "figures" / f"tsne_{split}.png").is_file()
         assert (run_dir / "figures" / f"mapping_vs_k_{split}.png").is_file()
         elbow_k = json.loads((run_dir / "elbow.json").read_text())["k"]
         assert (run_dir / "figures" / f"composition_{split}_k{elbow_k}.png").is_file()
         ours = {r["protocol"] for r in rows if r["model"] == "CAE (ours)" and r["split"] == split}
-        assert ours == {"stat", "knn", "lin"}
+        assert ours == {"stat", "knn", "lin", "hungarian"}
+        head = {r["protocol"]: r for r in rows
+                if r["model"] == "CAE + clustering head" and r["split"] == split}
+        assert set(head) == {"stat", "hungarian"} and head["hungarian"]["k"] == n_classes
     models = {r["model"] for r in rows}
-    assert models == {"CAE (ours)", "ResNet18", "Feature+KM", "majority class", "raw pixels",
-                      "untrained encoder"}
+    assert models == {"CAE (ours)", "CAE + clustering head", "ResNet18", "Feature+KM",
+                      "majority class", "raw pixels", "untrained encoder"}
+    hungarian_k = {r["k"] for r in rows if r["protocol"] == "hungarian"}
+    assert hungarian_k == {n_classes}  # one cluster per class, for our model and every floor
     assert {r["weights"] for r in rows if r["model"] in ("ResNet18", "Feature+KM")} == {"untrained"}
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
     provenance = json.loads((run_dir / "provenance.json").read_text())

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from cae.clustering import elbow_k, kmeans_elbow, nearest_prototype, soft_assign
+from cae.clustering import (elbow_k, elbow_visualizer, kmeans_clusters, kmeans_elbow,
+                            nearest_prototype, soft_assign)
+from cae.errors import CaeError
 
 PROTOTYPES = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 
@@ -45,6 +47,41 @@ def test_elbow_k_picks_the_knee():
     assert elbow_k([2, 3, 4, 5, 6, 7], [100, 20, 15, 12, 10, 9]) == 3
     assert elbow_k([1, 2, 3, 4, 5, 6], [100, 20, 15, 12, 10, 9]) == 2
     assert elbow_k([4, 5], [10.0, 5.0]) == 4  # too few points for a knee: smallest k
+
+
+def test_elbow_k_on_rising_scores_and_without_a_knee():
+    # calinski_harabasz and silhouette rise to a knee (yellowbrick: concave, increasing)
+    assert elbow_k([2, 3, 4, 5, 6, 7], [10, 80, 90, 94, 96, 97], "calinski_harabasz") == 3
+    assert elbow_k([2, 3, 4, 5, 6, 7], [0.2, 0.3, 0.7, 0.72, 0.73, 0.735], "silhouette") == 4
+    # a straight line has no knee: distortion falls back to the smallest k, scores to the best
+    assert elbow_k([2, 3, 4, 5], [4.0, 3.0, 2.0, 1.0], "distortion") == 2
+    assert elbow_k([2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0], "silhouette") == 5
+    assert elbow_k([2, 3], [0.5, 0.4], "silhouette") == 2
+
+
+@pytest.mark.parametrize("metric", ["distortion", "calinski_harabasz", "silhouette"])
+def test_yellowbrick_visualizer_runs_with_this_scikit_learn_and_agrees_with_elbow_k(metric):
+    x, _ = three_blobs()
+    result = kmeans_elbow(x, k_min=2, k_max=7, seed=0, n_init=2, metric=metric)
+    assert result.k == 3 and result.metric == metric and len(result.scores) == 6
+    visualizer = elbow_visualizer(metric, result.ks, seed=0, n_init=2)
+    visualizer.fit(x)
+    assert visualizer.elbow_value_ == result.k
+    np.testing.assert_allclose(visualizer.k_scores_, result.scores)
+
+
+def test_elbow_visualizer_refuses_unknown_metric():
+    with pytest.raises(CaeError, match="elbow_metric"):
+        elbow_visualizer("inertia", [2, 3, 4])
+
+
+def test_kmeans_clusters_assigns_eval_rows_by_cosine():
+    x, truth = three_blobs()
+    x = x + np.array([20.0, 20.0])  # blobs at distinct angles from the origin
+    train, evals = kmeans_clusters(torch.from_numpy(x), {"val": torch.from_numpy(3 * x[:10])}, k=3,
+                                   seed=0, n_init=2)
+    assert all(len(set(train[truth == c])) == 1 for c in range(3))
+    np.testing.assert_array_equal(evals["val"], train[:10])  # scale does not move a cosine
 
 
 def three_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -112,6 +112,26 @@ def test_mnist_train_subset_is_seeded_and_drawn_from_train(fake_mnist_dir):
     assert len(load_dataset("mnist", fake_mnist_dir, train_subset=600).splits["train"]) == 600
 
 
+def test_val_holdout_is_fixed_disjoint_and_recorded(fake_mnist_dir):
+    full = load_dataset("mnist", fake_mnist_dir).splits["train"]
+    a = load_dataset("mnist", fake_mnist_dir, val_holdout=100, seed=0)
+    b = load_dataset("mnist", fake_mnist_dir, val_holdout=100, seed=3)  # run seed does not move val
+    assert a.eval_splits == ["val", "test"]
+    assert len(a.splits["val"]) == 100 and len(a.splits["train"]) == 500
+    assert torch.equal(a.splits["val"].images, b.splits["val"].images)
+    assert a.holdout == b.holdout and a.holdout["size"] == 100 and len(a.holdout["indices_sha256"]) == 64
+    rows = {tuple(img.reshape(-1).tolist()) for img in full.images}
+    held = {tuple(img.reshape(-1).tolist()) for img in a.splits["val"].images}
+    kept = {tuple(img.reshape(-1).tolist()) for img in a.splits["train"].images}
+    assert held <= rows and kept <= rows and not held & kept
+    assert load_dataset("mnist", fake_mnist_dir).holdout is None
+    subset = load_dataset("mnist", fake_mnist_dir, val_holdout=100, train_subset=50)
+    assert len(subset.splits["train"]) == 50 and torch.equal(subset.splits["val"].labels,
+                                                             a.splits["val"].labels)
+    with pytest.raises(CaeError, match="val_holdout"):
+        load_dataset("mnist", fake_mnist_dir, val_holdout=600)
+
+
 def test_mnist_corrupt_gz_original(fake_mnist_dir):
     (fake_mnist_dir / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").write_bytes(b"junk")
     with pytest.raises(CaeError, match="train-labels-idx1-ubyte.gz is corrupt"):

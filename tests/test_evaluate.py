@@ -8,8 +8,8 @@ import torch
 from sklearn.metrics import accuracy_score, precision_score
 
 from cae.evaluate import (Prediction, bootstrap_bounds, classification_metrics, cluster_composition,
-                          cluster_metrics, knn_protocol, linear_probe, mapping_protocol,
-                          metrics_table, train_linear_head)
+                          cluster_metrics, hungarian_protocol, knn_protocol, linear_probe,
+                          majority_mapping, mapping_protocol, metrics_table, train_linear_head)
 
 
 def test_mapping_majority_label_empty_cluster_and_cosine():
@@ -22,6 +22,31 @@ def test_mapping_majority_label_empty_cluster_and_cosine():
     np.testing.assert_array_equal(pred.clusters, [0, 1, 2])
     np.testing.assert_array_equal(pred.y_pred, [0, 1, 0])  # the empty cluster takes the overall majority
     np.testing.assert_allclose(pred.scores, [[0.8, 0.2], [0.0, 1.0], [4 / 7, 3 / 7]])
+
+
+def test_hungarian_is_one_to_one_where_majority_mapping_is_not():
+    # train: cluster 0 holds 3x class 0; cluster 1 holds 2x class 0 + 1x class 1; cluster 2 holds 2x class 2
+    train_clusters = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    train_y = torch.tensor([0, 0, 0, 0, 0, 1, 2, 2])
+    eval_clusters = np.array([0, 1, 2, 1])
+    # majority: clusters 0 and 1 both map to class 0; Hungarian must give cluster 1 class 1
+    np.testing.assert_array_equal(
+        majority_mapping(train_clusters, train_y, eval_clusters, 3, 3).y_pred, [0, 0, 2, 0])
+    pred = hungarian_protocol(train_clusters, train_y, eval_clusters, n_classes=3)
+    np.testing.assert_array_equal(pred.y_pred, [0, 1, 2, 1])
+    np.testing.assert_array_equal(pred.scores, np.eye(3)[[0, 1, 2, 1]])
+    assert pred.n_clusters == 3 and pred.clusters.tolist() == [0, 1, 2, 1]
+    # agreement with train labels of this match: 3 + 1 + 2 = 6 of 8; any other match agrees less
+    assert (hungarian_protocol(train_clusters, train_y, train_clusters, 3).y_pred
+            == train_y.numpy()).sum() == 6
+
+
+def test_hungarian_recovers_permuted_labels_exactly():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 200)
+    permutation = np.array([3, 0, 4, 1, 2])
+    pred = hungarian_protocol(permutation[y], y, permutation[y], n_classes=5)
+    np.testing.assert_array_equal(pred.y_pred, y)
 
 
 def test_cluster_composition_counts_classes_per_cluster():
