@@ -15,6 +15,7 @@ from sklearn.cluster import KMeans
 
 with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on import; undo that
     from yellowbrick.cluster import KElbowVisualizer
+    from yellowbrick.cluster.elbow import distortion_score
     from yellowbrick.utils import KneeLocator
 
 from cae.config import ELBOW_METRICS
@@ -79,6 +80,11 @@ def elbow_k(ks: list[int], scores: list[float], metric: str = "distortion") -> i
         knee = KneeLocator(list(ks), list(scores), curve_nature=nature,
                            curve_direction=direction).knee
     return int(knee) if knee is not None else fallback
+
+
+def distortion(x: np.ndarray, labels: np.ndarray) -> float:
+    """yellowbrick's distortion score: squared distances of the rows to their cluster's mean."""
+    return float(distortion_score(x, labels))
 
 
 def k_range(k_min: int, k_max: int, n_samples: int) -> list[int]:

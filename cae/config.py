@@ -186,7 +186,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     # seconds: for tests and CI
     "smoke": dict(train_subset=512, batch_size=128, epochs=3, warmup_epochs=2,
                   lr_warmup_epochs=1, k_max=4, kmeans_n_init=2, probe_epochs=5,
-                  resnet_epochs=3, tsne_samples=300),
+                  resnet_epochs=3, tsne_samples=300, head_epochs=5, head_restarts=1,
+                  head_self_label_epochs=1),
     # minutes on a laptop CPU
     "quick": dict(epochs=20, warmup_epochs=12, lr_warmup_epochs=2, probe_epochs=100,
                   resnet_epochs=30, tsne_samples=1000),
