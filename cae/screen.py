@@ -149,3 +149,26 @@ def encoder_screen(root: Path, reference: str = "base") -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["val kNN+lin"] = (table["val knn"] + table["val lin"]) / 2
     return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cae.screen RUN_DIR [--data-dir DIR]`: screen the clustering choices of one run."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m cae.screen", description=main.__doc__)
+    parser.add_argument("run_dir", type=Path, help="a finished run with a val split")
+    parser.add_argument("--data-dir", help="folder with local data copies")
+    args = parser.parse_args(argv)
+    try:
+        table = screen_run(args.run_dir, args.data_dir)
+    except CaeError as exc:
+        print(f"cae.screen: error: {exc}", file=sys.stderr)
+        return 2
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"written to {args.run_dir / SCREEN_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

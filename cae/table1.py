@@ -105,6 +105,11 @@ def _profile_warning(profile: str) -> str:
     """A warning, for any profile but paper, that the numbers are not the paper's setting."""
     if profile == "paper":
         return ""
+    if profile == "validated":
+        return ("\n\n> **Note:** these are `validated`-profile results: the paper's schedule, with "
+                "the choices the paper leaves open set on validation data (see the method "
+                "chapter's val screen), so they show what the method can do rather than a "
+                "reproduction of the paper's run.")
     return (f"\n\n> **Note:** these are `{profile}`-profile results (a shortened schedule "
             "for tests and CI); only `paper`-profile runs follow the paper's settings and can "
             "be compared with its numbers.")
