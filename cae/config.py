@@ -198,7 +198,11 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 # Settings of a profile that hold for one dataset only: (profile, dataset) -> fields.
-DATASET_PROFILES: dict[tuple[str, str], dict[str, Any]] = {}
+DATASET_PROFILES: dict[tuple[str, str], dict[str, Any]] = {
+    # MNIST screen (quick schedule, val): no flip raised val kNN and linear accuracy by 0.03;
+    # the elbow on distortion over k <= 30 gave protocol (a) its best val accuracy
+    ("validated", "mnist"): dict(hflip=False, k_max=30),
+}
 
 
 _OPTIONAL_TYPES = {"train_subset": int}

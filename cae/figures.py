@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
+from cae.clustering import elbow_visualizer
+
 ArrayLike = np.ndarray | torch.Tensor | Sequence
 
 # Paul Tol's "muted" palette (its pale grey darkened to show on white): colourblind-safe.
@@ -119,20 +121,20 @@ def training_curves(history: dict[str, list[float]], phase1_epochs: int) -> Figu
     return fig
 
 
-def elbow_curve(ks: Sequence[int], inertias: Sequence[float], chosen_k: int) -> Figure:
-    """KMeans inertia against k with the elbow's choice marked."""
-    ks, inertias = list(ks), list(inertias)
+def elbow_curve(ks: Sequence[int], scores: Sequence[float], chosen_k: int,
+                metric: str = "distortion") -> Figure:
+    """The elbow search as yellowbrick's KElbowVisualizer draws it: the score against k,
+    with the elbow's choice marked (drawn from stored scores; nothing is refitted)."""
+    ks, scores = list(ks), [float(v) for v in scores]
     fig = _figure(5, 3.5)
-    ax = fig.subplots()
-    ax.plot(ks, inertias, marker="o", color=PALETTE[0])
-    ax.plot(chosen_k, inertias[ks.index(chosen_k)], marker="o", markersize=14,
-            markerfacecolor="none", markeredgecolor=PALETTE[6], markeredgewidth=2,
-            linestyle="none", label=f"elbow: k = {chosen_k}")
-    ax.set_xticks(ks)
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("KMeans inertia")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    visualizer = elbow_visualizer(metric, ks, ax=fig.subplots())
+    visualizer.k_values_, visualizer.k_scores_ = ks, scores
+    visualizer.elbow_value_, visualizer.elbow_score_ = chosen_k, scores[ks.index(chosen_k)]
+    visualizer.draw()
+    visualizer.finalize()
+    visualizer.ax.set_title(f"{metric.replace('_', ' ').title()} elbow for KMeans (yellowbrick)",
+                            fontsize="medium")
+    visualizer.ax.set_xticks(ks if len(ks) <= 15 else ks[::2])
     return fig
 
 

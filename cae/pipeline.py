@@ -324,7 +324,8 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     figures.save_figure(figures.dataset_montage(images, labels, data.class_names),
                         out / "montage.png")
     figures.save_figure(figures.training_curves(history, cfg.warmup_epochs), out / "training.png")
-    figures.save_figure(figures.elbow_curve(elbow["ks"], elbow["inertias"], elbow["k"]),
+    figures.save_figure(figures.elbow_curve(elbow["ks"], elbow.get("scores") or elbow["inertias"],
+                                            elbow["k"], elbow.get("metric", "distortion")),
                         out / "elbow.png")
     against_k = read_against_k(run_dir)
     for name in data.eval_splits:

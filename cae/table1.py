@@ -21,7 +21,7 @@ from scipy import stats
 from cae.data import Dataset
 from cae.errors import CaeError
 from cae.evaluate import BOOTSTRAPPED
-from cae.pipeline import RunArtifacts, finished_under
+from cae.pipeline import HEAD_MODEL, RunArtifacts, finished_under
 
 # Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
 PAPER_TABLE1: tuple[tuple[str, str, float, float, float], ...] = (
@@ -212,6 +212,12 @@ def finished_runs(runs_root: str | Path, profile: str) -> list[RunArtifacts]:
             raise CaeError(f"the {profile!r} runs of {dataset} under {root} differ in more than "
                            f"the seed ({', '.join(sorted(prints))}); move the odd ones elsewhere")
     return runs
+
+
+def has_runs(runs_root: str | Path, profile: str) -> bool:
+    """Whether runs_root holds any finished run of `profile`."""
+    root = Path(runs_root)
+    return root.is_dir() and any(r.config.profile == profile for r in finished_under(root))
 
 
 def collect_runs(runs_root: str | Path, profile: str) -> pd.DataFrame:
@@ -419,10 +425,46 @@ def beyond_paper(summary: pd.DataFrame) -> pd.DataFrame:
                            ["auc", "nmi", "ari"])
 
 
+def hungarian_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Hungarian accuracy (one cluster per class, one-to-one match) of every model that has
+    it, and the clustering head's protocol (a), with NMI and ARI."""
+    rows = summary[(summary["protocol"] == "hungarian") | (summary["model"] == HEAD_MODEL)]
+    models = list(dict.fromkeys(["CAE (ours)", HEAD_MODEL, *FLOORS]))
+    return estimates_table(rows, [m for m in models if m in set(rows["model"])],
+                           ["accuracy", "nmi", "ari"])
+
+
+def profile_change(before: pd.DataFrame, after: pd.DataFrame,
+                   models: tuple[str, ...] = ("CAE (ours)", HEAD_MODEL)) -> pd.DataFrame:
+    """Mean accuracy of two profiles' summaries side by side, per dataset, split, model and
+    protocol, with the change; lines only one profile has show one value."""
+    keys = ["dataset", "split", "model", "protocol"]
+
+    def means(summary: pd.DataFrame) -> pd.Series:
+        rows = summary[(summary["metric"] == "accuracy") & summary["model"].isin(models)]
+        return rows.set_index(keys)["mean"]
+
+    table = pd.concat({"before": means(before), "after": means(after)}, axis=1)
+    table["change"] = table["after"] - table["before"]
+    return table.map(_plain).sort_index()
+
+
 def floors_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The floors the paper lacks (majority class, raw pixels, untrained encoder) on every split."""
     return estimates_table(summary, FLOORS, ["accuracy", "precision_weighted", "precision_macro",
                                              "recall_macro", "auc", "nmi", "ari"])
+
+
+def _head_comparison(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The clustering head's protocol (a) rows, compared with the paper's "Ours (stat)" cells."""
+    cells = comparison[(comparison["metric"] == "accuracy")
+                       & (comparison["paper_model"] == "Ours (stat)")].copy()
+    for index, c in cells.iterrows():
+        hit = _lookup(summary, c["dataset"], HEAD_MODEL, c["split"], "stat", "accuracy")
+        cells.loc[index, ["mean", "n"]] = (math.nan, 0) if hit is None else (hit["mean"], hit["n"])
+    cells["paper_model"] = "Ours (stat), clustering head"
+    cells["model"] = HEAD_MODEL
+    return cells[cells["n"] > 0]
 
 
 def accuracy_verdicts(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -430,17 +472,19 @@ def accuracy_verdicts(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
 
     `comparison` is `compare_with_paper`'s frame, `summary` is `summarise`'s. A paper value
     is 'met' when our mean reaches it; the pixel floor is 'beaten' when our mean exceeds
-    the raw-pixel mean of the same dataset, split and protocol.
+    the raw-pixel mean of the same dataset, split and protocol. Where runs have a
+    clustering head, its protocol (a) rows are compared with the paper's (a) cells too.
     """
     ours = comparison[(comparison["metric"] == "accuracy") & (comparison["model"] == "CAE (ours)")
                       & (comparison["n"] > 0)]
+    ours = pd.concat([ours, _head_comparison(comparison, summary)], ignore_index=True)
     lines = []
     for _, c in ours.iterrows():
         pixels = _lookup(summary, c["dataset"], "raw pixels", c["split"], c["protocol"], "accuracy")
         pixel_mean = math.nan if pixels is None else pixels["mean"]
         lines.append({
             "row (paper)": c["paper_model"], "dataset": c["paper_dataset"],
-            "paper": f"{c['paper']:g}", "ours": _plain(c["mean"]), "n": c["n"],
+            "paper": f"{c['paper']:g}", "ours": _plain(c["mean"]), "n": int(c["n"]),
             "paper target": ("met" if c["mean"] >= c["paper"]
                              else f"missed by {c['paper'] - c['mean']:.3f}"),
             "raw pixels": _plain(pixel_mean),

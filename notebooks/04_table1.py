@@ -15,6 +15,7 @@
 
 # %% tags=["parameters"]
 profile = "paper"  # the profile whose runs are collected (all seeds)
+validated_profile = "validated"  # the profile with the open choices set on val
 runs_root = "../artifacts"  # folder of run directories <dataset>-<profile>-seed<seed>
 
 # %%
@@ -104,6 +105,47 @@ table1.beyond_paper(summary)
 
 # %%
 table1.floors_table(summary)
+
+# %% [markdown]
+# (validated-results)=
+# ## The validated profile: the open choices set on val
+#
+# The rows above reproduce the paper as faithfully as its text allows. The `validated`
+# profile keeps the paper's schedule and networks and sets the choices the paper leaves
+# open from the val screen of the method chapter ({ref}`val-screen`): on MNIST, no
+# horizontal flip (a mirrored digit is another symbol) and the elbow searched over
+# k ≤ 30; every run also learns the paper's proposed clustering head (SCAN) on the frozen
+# encoder. The test split was read only for these tables. Below: the runs, each accuracy
+# cell against the paper and the raw-pixel floor (the head's protocol (a) as a line of
+# its own), Hungarian accuracy, and what changed from the paper-faithful runs.
+
+# %%
+if table1.has_runs(runs_root, validated_profile):
+    validated = table1.summarise(table1.collect_runs(runs_root, validated_profile))
+    display(Markdown(table1.runs_note(runs_root, validated_profile)))
+    display(table1.accuracy_verdicts(table1.compare_with_paper(validated), validated))
+else:
+    display(Markdown(f"No finished `{validated_profile}` runs under `{runs_root}` yet."))
+
+# %% [markdown]
+# **Hungarian accuracy** (KMeans with one cluster per class, matched one-to-one to the
+# classes on the training labels) cannot be raised by adding clusters, unlike protocol
+# (a); the clustering head is scored the same way. The paper-faithful runs above predate
+# this protocol (their checkpoints are not committed, so they cannot be re-scored).
+
+# %%
+if table1.has_runs(runs_root, validated_profile):
+    display(table1.hungarian_table(validated))
+
+# %% [markdown]
+# **What moved which number**: the mean accuracy of the paper-faithful runs (`before`)
+# and of the validated runs (`after`) per protocol. On MNIST, kNN and the linear probe
+# move with the flip (the encoder is the only thing they read); protocol (a) moves with
+# the elbow's range; the clustering head is new.
+
+# %%
+if table1.has_runs(runs_root, validated_profile):
+    display(table1.profile_change(summary, validated))
 
 # %% [markdown]
 # (ablation-results)=

@@ -50,7 +50,11 @@ def test_training_curves_offsets_phase2_and_adds_lr_panel():
 def test_elbow_and_accuracy_vs_k_mark_the_choice():
     ks = [2, 3, 4, 5]
     elbow = figures.elbow_curve(ks, [10.0, 5.0, 4.0, 3.5], chosen_k=3)
-    assert "k = 3" in elbow.axes[0].get_legend().get_texts()[-1].get_text()
+    assert "elbow at $k=3$" in elbow.axes[0].get_legend().get_texts()[-1].get_text()
+    assert "Distortion" in elbow.axes[0].get_title()
+    assert elbow.axes[0].lines[0].get_ydata().tolist() == [10.0, 5.0, 4.0, 3.5]
+    silhouette = figures.elbow_curve(ks, [0.2, 0.5, 0.4, 0.3], chosen_k=3, metric="silhouette")
+    assert "Silhouette" in silhouette.axes[0].get_title()
     scores = figures.accuracy_vs_k(ks, [0.7, 0.8, 0.85, 0.9], [0.2, 0.25, 0.3, 0.3],
                                    [0.1, 0.15, 0.1, 0.05], chosen_k=3)
     labels = [t.get_text() for t in scores.axes[0].get_legend().get_texts()]

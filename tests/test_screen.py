@@ -1,11 +1,16 @@
 """The val screen: clustering choices on a frozen encoder and the encoder runs, from real run folders."""
 
 import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cae.cli import main
-from cae.screen import RULES, SCREEN_FILE, encoder_screen, read_clustering_screen, screen_run
+from cae.screen import (RULES, SCREEN_FILE, encoder_screen, pick, read_clustering_screen,
+                        screen_run, write_summary)
+
+COMMITTED = Path(__file__).resolve().parent.parent / "artifacts" / "screen"
 
 
 @pytest.fixture
@@ -37,3 +42,26 @@ def test_encoder_screen_names_the_single_change(screened_runs):
     assert table.loc["noflip", "changed"] == "hflip=False"
     assert table.loc["base", "changed"] == "-"
     assert table["val knn"].between(0, 1).all() and table["val head hungarian"].between(0, 1).all()
+
+
+def test_write_summary_writes_the_chapters_tables_and_figure(screened_runs, tmp_path):
+    screen_run(screened_runs / "mnist-quick-base-seed0")
+    write_summary(screened_runs, out=tmp_path)
+    encoders = pd.read_csv(tmp_path / "encoder_screen.csv")
+    assert encoders["variant"].tolist() == ["base", "noflip"] and encoders["chosen"].sum() == 1
+    assert pd.read_csv(tmp_path / "clustering_screen.csv")["chosen"].sum() == 4  # one per choice
+    assert (tmp_path / "screen.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pick_keeps_the_default_within_the_margin():
+    options = pd.Series(["paper", "other", "third"])
+    assert pick(options, pd.Series([0.900, 0.904, 0.1]), "paper").tolist() == [True, False, False]
+    assert pick(options, pd.Series([0.900, 0.906, 0.1]), "paper").tolist() == [False, True, False]
+    assert pick(options, pd.Series([0.2, 0.1, 0.3]), None).tolist() == [False, False, True]
+
+
+@pytest.mark.skipif(not (COMMITTED / "encoder_screen.csv").is_file(), reason="no committed screen")
+def test_committed_screen_tables_are_what_the_committed_runs_give(tmp_path):
+    write_summary(COMMITTED, out=tmp_path)
+    for name in ("encoder_screen.csv", "clustering_screen.csv"):
+        assert (tmp_path / name).read_text() == (COMMITTED / name).read_text(), name

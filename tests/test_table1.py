@@ -220,3 +220,38 @@ def test_accuracy_verdicts_against_the_paper_and_the_pixel_floor():
     lin = verdicts.loc[("Ours (lin)", "Pneumonia test")]
     assert (lin["paper target"], lin["pixel floor"]) == ("missed by 0.040", "not beaten (-0.030)")
     assert len(verdicts) == 2  # rows without runs are left out
+
+
+def test_clustering_head_rows_are_compared_with_the_papers_mapping_cell():
+    rows = pd.DataFrame([dict(dataset="mnist", **r) for r in (
+        _row("CAE (ours)", "test", "stat", 0, 0.60), _row("CAE (ours)", "test", "hungarian", 0, 0.61),
+        _row("CAE + clustering head", "test", "stat", 0, 0.95),
+        _row("CAE + clustering head", "test", "hungarian", 0, 0.94),
+        _row("raw pixels", "test", "stat", 0, 0.55), _row("raw pixels", "test", "hungarian", 0, 0.53))])
+    summary = table1.summarise(rows)
+    verdicts = table1.accuracy_verdicts(table1.compare_with_paper(summary), summary)
+    head = verdicts.loc[("Ours (stat), clustering head", "MNIST")]
+    assert (head["ours"], head["paper target"], head["pixel floor"]) == ("0.950", "met",
+                                                                          "beaten by 0.400")
+    assert verdicts.loc[("Ours (stat)", "MNIST"), "paper target"] == "missed by 0.300"
+    hungarian = table1.hungarian_table(summary)
+    assert set(hungarian.index.get_level_values("model")) == {
+        "CAE (ours)", "CAE + clustering head", "raw pixels"}
+    assert hungarian.loc[("mnist", "test", "CAE + clustering head", "hungarian"), "accuracy"] == "0.940"
+    assert ("mnist", "test", "raw pixels", "stat") not in hungarian.index
+
+
+def test_profile_change_lines_up_two_profiles():
+    before = table1.summarise(pd.DataFrame([dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 0, 0.9))]))
+    after = table1.summarise(pd.DataFrame([dict(dataset="mnist", **r) for r in (
+        _row("CAE (ours)", "test", "knn", 0, 0.95),
+        _row("CAE + clustering head", "test", "hungarian", 0, 0.9))]))
+    change = table1.profile_change(before, after)
+    assert change.loc[("mnist", "test", "CAE (ours)", "knn")].tolist() == ["0.900", "0.950", "0.050"]
+    assert change.loc[("mnist", "test", "CAE + clustering head", "hungarian")].tolist() == ["", "0.900", ""]
+
+
+def test_has_runs_finds_a_profile(tmp_path):
+    assert not table1.has_runs(tmp_path / "missing", "validated")
+    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9)], profile="validated")
+    assert table1.has_runs(tmp_path, "validated") and not table1.has_runs(tmp_path, "paper")
