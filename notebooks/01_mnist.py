@@ -231,10 +231,11 @@ else:
 # of MNIST's training images, with the rules fixed first, and adds the choices that only
 # touch the clustering: the elbow's k range and score, KMeans restarts, clustering $h$
 # or $z$, and the clustering head the paper proposes as future work. Its winners form
-# the `validated` profile, whose MNIST rows, with Hungarian accuracy and the head, are in
-# the Table 1 chapter ({ref}`validated-results`). The short answer: the local structure
-# that kNN already measures was there all along, and a head trained to keep neighbours
-# together (SCAN) turns it into clusters that KMeans on the same latents does not find.
+# the `validated` profile, whose rows, with Hungarian accuracy and the head, go into the
+# Table 1 chapter ({ref}`validated-results`) as its runs are committed. The screen's
+# short answer, on val: the local structure that kNN already measures was there all
+# along, and a head trained to keep neighbours together (SCAN) turns it into clusters
+# that KMeans on the same latents does not find.
 #
 # ## Summary
 #
@@ -243,8 +244,8 @@ else:
 #   then needs labels only to name the clusters. On MNIST it picks too few, and protocol
 #   (a) falls far short of the paper.
 # - The paper's horizontal flips cost kNN and the linear probe about 0.03 on digits;
-#   dropping them does not close the gap in protocol (a); a learned clustering head on
-#   the frozen encoder does (see the validated profile in the Table 1 chapter).
+#   dropping them does not close the gap in protocol (a); in the val screen, a learned
+#   clustering head on the frozen encoder does (method chapter, {ref}`val-screen`).
 # - Decoded prototypes turn each cluster into an image that can be inspected.
 #
 # **Next:** the same pipeline on chest radiographs,

@@ -125,7 +125,9 @@ if table1.has_runs(runs_root, validated_profile):
     display(Markdown(table1.runs_note(runs_root, validated_profile)))
     display(table1.accuracy_verdicts(table1.compare_with_paper(validated), validated))
 else:
-    display(Markdown(f"No finished `{validated_profile}` runs under `{runs_root}` yet."))
+    display(Markdown(f"No finished `{validated_profile}`-profile run is in the runs folder yet: "
+                     "the profile is defined and its runs are being made (see the method "
+                     "chapter's val screen for what the screen measured)."))
 
 # %% [markdown]
 # **Hungarian accuracy** (KMeans with one cluster per class, matched one-to-one to the
