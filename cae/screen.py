@@ -94,8 +94,7 @@ def clustering_screen(h: dict[str, torch.Tensor], z: dict[str, torch.Tensor], da
             if n_init == cfg.kmeans_n_init:
                 rows.append(dict(choice="h or z", option=f"KMeans on {name}", **row))
     for method in config.HEAD_METHODS:
-        settings = HeadSettings.of(cfg)
-        settings.method = method
+        settings = dataclasses.replace(HeadSettings.of(cfg), method=method)
         train_c, eval_c = head_clusters(h["train"], {"val": h["val"]}, n_classes, cfg.seed,
                                         settings)
         pred = hungarian_protocol(train_c, train_y, eval_c["val"], n_classes)
