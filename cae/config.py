@@ -194,7 +194,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     # the paper's settings: 100 epochs, 50 of warm-up, lr warm-up over 10
     "paper": dict(epochs=100, warmup_epochs=50, lr_warmup_epochs=10),
     # the paper's schedule with the open choices set by the val screen (method chapter)
-    "validated": dict(epochs=100, warmup_epochs=50, lr_warmup_epochs=10, val_holdout=10_000),
+    # (KMeans restarts: 1, 10 and 50 scored within 0.004 of each other on both datasets)
+    "validated": dict(epochs=100, warmup_epochs=50, lr_warmup_epochs=10, val_holdout=10_000,
+                      kmeans_n_init=1),
 }
 
 # Settings of a profile that hold for one dataset only: (profile, dataset) -> fields.

@@ -4,7 +4,8 @@ A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.jso
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
 `provenance.json` (data MD5s, package versions, device, precision, wall times) and
-`figures/`. `reproduce` reuses the artifacts of a finished run with the same config
+`figures/`. The data-only floors are shared by the runs beside it, in `../floors/`
+(`cae.floor_cache`). `reproduce` reuses the artifacts of a finished run with the same config
 unless asked to retrain.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, soft_assi
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
+from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
                           hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
                           mapping_protocol, metrics_table)
@@ -175,7 +177,7 @@ def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
     return torch.from_numpy(elbow.centroids)
 
 
-def majority_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
+def majority_rows(data: Dataset, seed: int) -> list[dict]:
     """The majority-class floor: predict the most frequent train label everywhere."""
     counts = torch.bincount(data.splits["train"].labels, minlength=data.n_classes)
     rows = []
@@ -183,18 +185,27 @@ def majority_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
         y = data.splits[split].labels
         scores = np.tile((counts / counts.sum()).numpy(), (len(y), 1))
         pred = Prediction(np.full(len(y), int(counts.argmax())), scores)
-        rows.append(dict(model="majority class", split=split, protocol="-", seed=cfg.seed,
+        rows.append(dict(model="majority class", split=split, protocol="-", seed=seed,
                          **classification_metrics(y, pred, data.n_classes)))
     return rows
 
 
-def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: str) -> list[dict]:
-    """Floors the paper lacks: majority class, raw pixels and an untrained encoder (same seed)."""
+def data_floor_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
+    """The floors that depend on the data alone: majority class and raw pixels, at FLOOR_SEED."""
+    cfg = replace(cfg, seed=FLOOR_SEED)
     pixels = {s: to_float(data.splits[s].images, False).flatten(1) for s in data.splits}
     eval_pixels = {s: pixels[s] for s in data.eval_splits}
-    rows = majority_rows(data, cfg)
-    rows += protocol_rows("raw pixels", pixels["train"], data, eval_pixels,
-                          _elbow_prototypes(pixels["train"], cfg), cfg)
+    return majority_rows(data, cfg.seed) + protocol_rows(
+        "raw pixels", pixels["train"], data, eval_pixels,
+        _elbow_prototypes(pixels["train"], cfg), cfg)
+
+
+def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: str,
+               cache_dir: Path) -> list[dict]:
+    """Floors the paper lacks: majority class and raw pixels (computed once per data and
+    settings, see `cae.floor_cache`) and an untrained encoder (the run's seed)."""
+    rows = cached_floor_rows(cache_dir, floor_settings(cfg, data),
+                             lambda: data_floor_rows(data, cfg))
     untrained = build_networks(cfg, data.n_channels).encoder.to(device)
     h = {s: encode(untrained, data.splits[s].images, device, precision) for s in data.splits}
     rows += protocol_rows("untrained encoder", h["train"], data,
@@ -269,7 +280,7 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     rows = protocol_rows("CAE (ours)", h["train"], data, eval_hs, prototypes, cfg)
     rows += head_rows(HEAD_MODEL, h["train"], data, eval_hs, cfg)
     if floors:
-        rows += floor_rows(data, cfg, device, precision)
+        rows += floor_rows(data, cfg, device, precision, Path(run_dir).parent / CACHE_DIR)
     table = metrics_table(rows)
     _write_json(run_dir / "mapping_vs_k.json", mapping_against_k(h, data, cfg))
     draw_figures(cfg, data, nets, h, run_dir, device)

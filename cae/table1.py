@@ -225,6 +225,8 @@ def collect_runs(runs_root: str | Path, profile: str) -> pd.DataFrame:
     frames = [run.metrics.assign(dataset=run.config.dataset, run=run.run_dir.name)
               for run in finished_runs(runs_root, profile)]
     rows = pd.concat(frames, ignore_index=True)
+    # the data-only floors are shared by runs (cae.floor_cache): count each computation once
+    rows = rows[~rows.drop(columns="run").duplicated()].reset_index(drop=True)
     duplicated = rows.duplicated(GROUP_KEYS + ["seed"])
     if duplicated.any():
         first = rows[duplicated].iloc[0]

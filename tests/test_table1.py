@@ -255,3 +255,15 @@ def test_has_runs_finds_a_profile(tmp_path):
     assert not table1.has_runs(tmp_path / "missing", "validated")
     write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9)], profile="validated")
     assert table1.has_runs(tmp_path, "validated") and not table1.has_runs(tmp_path, "paper")
+
+
+def test_collect_runs_counts_shared_floor_rows_once(tmp_path):
+    shared = _row("raw pixels", "test", "knn", 0, 0.97, floors_cache="mnist-0123.json")
+    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9), shared])
+    write_run(tmp_path, "mnist", 1, [_row("CAE (ours)", "test", "knn", 1, 0.8), shared])
+    rows = table1.collect_runs(tmp_path, "smoke")
+    assert rows.groupby("model").size().to_dict() == {"CAE (ours)": 2, "raw pixels": 1}
+    clash = _row("raw pixels", "test", "knn", 0, 0.5, floors_cache="mnist-0123.json")
+    write_run(tmp_path, "mnist", 2, [_row("CAE (ours)", "test", "knn", 2, 0.8), clash])
+    with pytest.raises(CaeError, match="two runs"):
+        table1.collect_runs(tmp_path, "smoke")
