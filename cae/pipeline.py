@@ -100,9 +100,33 @@ def load(cfg: RunConfig) -> Dataset:
     return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed, cfg.val_holdout)
 
 
+def writable_run_dir(run_dir: Path) -> None:
+    """Create run_dir, or raise CaeError when it is a file or cannot be written."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CaeError(f"run directory {run_dir} is an existing file; pass another --run-dir")
+    probe = run_dir / ".write-test"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CaeError(f"cannot write to run directory {run_dir} ({exc.strerror}); pass a "
+                       f"writable --run-dir") from None
+
+
+def check_before_work(cfg: RunConfig, run_dir: Path, baselines: bool) -> None:
+    """What a run needs that can fail, checked before the first epoch: a writable run
+    directory and, when the baselines will run, the ResNet-18 weights (or the explicit
+    permission to use untrained ones). The data is checked when it is loaded."""
+    writable_run_dir(run_dir)
+    if baselines:
+        load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
+
+
 def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
     """Create run_dir and save the config; refuse to mix a different config into it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    writable_run_dir(run_dir)
     saved = run_dir / "config.json"
     if resume and saved.is_file() and load_config(saved).fingerprint() != cfg.fingerprint():
         raise CaeError(f"{run_dir} holds a run with another configuration; pass a fresh "
@@ -397,6 +421,7 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
             raise CaeError(f"{run_dir} holds a finished run with another configuration; pass "
                            f"--retrain (retrain=True) to replace it, or use another run dir")
         return done
+    check_before_work(cfg, run_dir, baselines)
     data = load(cfg)
     seconds = {"train": train_run(cfg, data, run_dir, resume)}
     started = time.perf_counter()

@@ -191,3 +191,20 @@ def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "cae.cli", command, "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "--run-dir" in result.stdout
+
+
+def test_reproduce_checks_weights_and_run_dir_before_training(tmp_path, fake_mnist_dir,
+                                                              offline_hub, capsys):
+    args = ["reproduce", "--profile", "smoke", "--dataset", "mnist", "--data-dir",
+            str(fake_mnist_dir), "--quiet"]
+    run_dir = tmp_path / "run"
+    assert main([*args, "--run-dir", str(run_dir)]) == 2
+    assert "--allow-untrained-weights" in capsys.readouterr().err
+    assert not (run_dir / "checkpoint.pt").exists()  # refused before the first epoch
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for command in (["reproduce", "--allow-untrained-weights"], ["train"]):
+        assert main([*command, *args[1:], "--run-dir", str(a_file)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("cae: error: run directory") and "existing file" in err
+        assert len(err.strip().splitlines()) == 1
