@@ -3,7 +3,8 @@
 A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.json`,
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
-`provenance.json` (data MD5s, package versions, device, precision, wall times) and
+`provenance.json` (data MD5s, package versions, device, precision, wall times, peak
+resident memory) and
 `figures/`. The data-only floors are shared by the runs beside it, in `../floors/`
 (`cae.floor_cache`). `reproduce` reuses the artifacts of a finished run with the same config
 unless asked to retrain.
@@ -34,7 +35,7 @@ from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_sett
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
                           hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
                           mapping_protocol, metrics_table)
-from cae.runtime import cpu_name, encode, resolve_device, resolve_precision, to_float
+from cae.runtime import cpu_name, encode, peak_rss_mb, resolve_device, resolve_precision, to_float
 from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
 
 HEAD_MODEL = "CAE + clustering head"
@@ -408,7 +409,8 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(),
-                precision=resolve_precision(cfg.precision, device), wall_time_s=seconds)
+                precision=resolve_precision(cfg.precision, device), wall_time_s=seconds,
+                peak_rss_mb=round(peak_rss_mb()))
 
 
 def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,

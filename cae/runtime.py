@@ -25,6 +25,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux and macOS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if platform.system() == "Darwin" else peak / 2**10  # bytes / KiB
+
+
 def cpu_supports_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True on CPUs with native bf16 units (AMX-BF16 or AVX512-BF16), read from cpuinfo.
 

@@ -98,6 +98,8 @@ def provenance_note(artifacts: RunArtifacts) -> str:
             f"{prov['device']} ({prov['device_name']}, {prov['precision']}). "
             f"Data MD5: {md5 or 'not recorded'}. "
             f"Wall time: {format_seconds(times['total'])} ({parts})."
+            + (f" Peak memory: {prov['peak_rss_mb'] / 1024:.1f} GiB." if "peak_rss_mb" in prov
+               else "")
             + _profile_warning(cfg.profile))
 
 

@@ -188,7 +188,11 @@ def test_provenance_note_and_metrics_view(tmp_path):
     artifacts = RunArtifacts.read(write_run(tmp_path, "mnist", 0, rows))
     note = table1.provenance_note(artifacts)
     assert "profile **smoke**, seed 0" in note and "`mnist.npz` `" + "0" * 32 + "`" in note
-    assert "Wall time: 42 s (train 30 s, evaluate 12 s)" in note
+    assert "Wall time: 42 s (train 30 s, evaluate 12 s)." in note and "Peak memory" not in note
+    provenance = json.loads((artifacts.run_dir / "provenance.json").read_text())
+    (artifacts.run_dir / "provenance.json").write_text(json.dumps({**provenance,
+                                                                   "peak_rss_mb": 1536}))
+    assert "Peak memory: 1.5 GiB." in table1.provenance_note(RunArtifacts.read(artifacts.run_dir))
     view = table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
     assert view.loc[("CAE (ours)", "test", "stat"), ("accuracy", "")] == "0.812"
     assert view.loc[("CAE (ours)", "test", "stat"), ("precision", "weighted")] == "0.812"
