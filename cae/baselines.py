@@ -17,6 +17,7 @@ from torch import nn
 from torchvision.models import ResNet, ResNet18_Weights, resnet18
 
 from cae.clustering import ElbowResult, kmeans_elbow
+from cae.data import folder_for_download
 from cae.errors import CaeError
 from cae.evaluate import Prediction, head_prediction, mapping_protocol, train_linear_head
 
@@ -30,14 +31,31 @@ def imagenet_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(IMAGENET_WEIGHTS.url)
 
 
+def download_imagenet_weights(path: Path) -> None:
+    """torchvision's ImageNet ResNet-18 weights, fetched to path by torch.hub's downloader
+    (hash prefix checked); silent unless it worked, and leaves no empty folder if not."""
+    prefix = torch.hub.HASH_REGEX.search(os.path.basename(IMAGENET_WEIGHTS.url)).group(1)
+    with folder_for_download(path.parent):
+        torch.hub.download_url_to_file(IMAGENET_WEIGHTS.url, str(path), hash_prefix=prefix,
+                                       progress=False)
+    print(f"downloaded the ImageNet ResNet-18 weights to {path}", file=sys.stderr)
+
+
 def load_resnet18(weights_path: str | None = None, allow_untrained: bool = False,
                   seed: int = 0) -> tuple[ResNet, str]:
     """ResNet-18 with ImageNet weights, labelled "imagenet", or a seeded untrained one, "untrained".
 
     The weights come from `weights_path` if given, else from the torch hub cache file, else
-    from a download; untrained weights are used only when `allow_untrained` is set.
+    from a download into that file; untrained weights are used only when `allow_untrained`
+    is set.
     """
     path = Path(weights_path) if weights_path is not None else imagenet_cache_path()
+    failure = None
+    if weights_path is None and not path.is_file():
+        try:
+            download_imagenet_weights(path)
+        except (OSError, RuntimeError) as exc:  # offline, proxy, read-only cache, bad hash
+            failure = exc
     if path.is_file():
         model = resnet18()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -45,14 +63,11 @@ def load_resnet18(weights_path: str | None = None, allow_untrained: bool = False
     if weights_path is not None:
         raise CaeError(f"ResNet-18 weights file {weights_path} not found; download "
                        f"{IMAGENET_WEIGHTS.url} there or leave --weights-path unset")
-    try:
-        return resnet18(weights=IMAGENET_WEIGHTS), "imagenet"
-    except OSError as exc:
-        if not allow_untrained:
-            raise CaeError(f"cannot get the ImageNet ResNet-18 weights ({exc}); download "
-                           f"{IMAGENET_WEIGHTS.url} to {imagenet_cache_path()} (or pass "
-                           "--weights-path FILE), or pass --allow-untrained-weights to run the "
-                           "baselines on an untrained network") from None
+    if not allow_untrained:
+        raise CaeError(f"cannot get the ImageNet ResNet-18 weights ({failure}); download "
+                       f"{IMAGENET_WEIGHTS.url} to {imagenet_cache_path()} (or pass "
+                       "--weights-path FILE), or pass --allow-untrained-weights to run the "
+                       "baselines on an untrained network")
     print(f"WARNING: ImageNet ResNet-18 weights unavailable (not at {imagenet_cache_path()}); the "
           "baselines use an UNTRAINED, randomly initialised ResNet-18 and are labelled "
           "weights=untrained: they are NOT the paper's baselines", file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cae.config import PROFILES, RunConfig, load_config, make_config
+from cae.config import PROFILES, RunConfig, coerce_field, load_config, make_config
 from cae.errors import CaeError
 from cae.evaluate import metrics_table
 
@@ -22,7 +22,7 @@ SUMMARY_COLUMNS = ["model", "split", "protocol", "accuracy", "precision_macro", 
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="pneumoniamnist",
+    parser.add_argument("--dataset",
                         help="mnist or any 2D MedMNIST name, e.g. pneumoniamnist (default)")
     parser.add_argument("--profile", default="quick", choices=list(PROFILES),
                         help="smoke: seconds; quick (default): minutes on a CPU; "
@@ -98,14 +98,22 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         overrides[name.strip()] = value.strip()
     for name in ("dataset", "seed", "data_dir", "device", "precision", "epochs", "batch_size",
                  "weights_path"):
-        if getattr(args, name, None) is not None:
-            overrides[name] = getattr(args, name)
+        flag = getattr(args, name, None)
+        if flag is None:
+            continue
+        if name in overrides and coerce_field(name, overrides[name]) != coerce_field(name, flag):
+            raise CaeError(f"--{name.replace('_', '-')} {flag} and --set {name}={overrides[name]} "
+                           f"disagree; give the value once")
+        overrides[name] = flag
     if getattr(args, "allow_untrained_weights", False):
         overrides["allow_untrained_weights"] = True
     if args.quiet:
         overrides["progress"] = False
     if "epochs" in overrides and "warmup_epochs" not in overrides:
-        epochs = int(overrides["epochs"])
+        epochs = coerce_field("epochs", overrides["epochs"])
+        if not isinstance(epochs, int) or epochs < 1:
+            raise CaeError(f"invalid configuration: epochs must be a positive integer, got "
+                           f"{overrides['epochs']!r}")
         base = make_config(args.profile)
         overrides["warmup_epochs"] = max(1, round(epochs * base.warmup_epochs / base.epochs))
         overrides["lr_warmup_epochs"] = round(epochs * base.lr_warmup_epochs / base.epochs)

@@ -213,12 +213,16 @@ DATASET_PROFILES: dict[tuple[str, str], dict[str, Any]] = {
 _OPTIONAL_TYPES = {"train_subset": int}
 
 
-def _coerce(name: str, value: Any) -> Any:
+def coerce_field(name: str, value: Any) -> Any:
     """Turn a CLI/papermill string (or list) into the type of field `name`."""
     default = RunConfig.__dataclass_fields__[name].default
     if isinstance(default, tuple):
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(type(default[0])(v) for v in items)
+        try:
+            return tuple(type(default[0])(v) for v in items)
+        except (TypeError, ValueError):
+            raise CaeError(f"invalid configuration: {name} must be comma-separated "
+                           f"{type(default[0]).__name__} values, got {value!r}") from None
     if not isinstance(value, str):
         return value
     if isinstance(default, bool):
@@ -247,7 +251,7 @@ def make_config(profile: str = "quick", **overrides: Any) -> RunConfig:
     dataset = str(overrides.get("dataset") or RunConfig.dataset).lower()
     values = {**PROFILES[profile], **DATASET_PROFILES.get((profile, dataset), {}),
               "profile": profile}
-    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None or k == "data_dir"})
+    values.update({k: coerce_field(k, v) for k, v in overrides.items() if v is not None or k == "data_dir"})
     return RunConfig(**values).validate()
 
 
@@ -257,4 +261,4 @@ def load_config(path: Path) -> RunConfig:
         raw = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CaeError(f"cannot read config {path}: {exc}") from None
-    return RunConfig(**{k: _coerce(k, v) for k, v in raw.items()}).validate()
+    return RunConfig(**{k: coerce_field(k, v) for k, v in raw.items()}).validate()

@@ -7,8 +7,10 @@ code runs. When neither works the error names the file, its MD5 and where to put
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,6 +143,23 @@ def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:
     return Split(images.contiguous(), torch.as_tensor(np.asarray(labels)).reshape(-1).long())
 
 
+@contextlib.contextmanager
+def folder_for_download(root: Path) -> Iterator[None]:
+    """Create root for a download; if the download fails, remove the folders this created
+    (deepest first, only while empty), so a failed attempt leaves nothing behind."""
+    created = [p for p in (root, *root.parents) if not p.exists()]
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
 def _load_medmnist(flag: str, data_dir: Path | None) -> Dataset:
     import medmnist
 
@@ -152,8 +171,9 @@ def _load_medmnist(flag: str, data_dir: Path | None) -> Dataset:
     if root is None:
         root = candidates[0]
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            getattr(medmnist, info["python_class"])(split="train", root=str(root), download=True)
+            with folder_for_download(root):
+                getattr(medmnist, info["python_class"])(split="train", root=str(root),
+                                                        download=True)
         except Exception as exc:  # any download failure: offline, proxy, read-only folder
             raise CaeError(
                 f"{filename} not found and could not be downloaded ({type(exc).__name__}). "
@@ -199,9 +219,9 @@ def _download_mnist(root: Path, raw: Path) -> dict:
     from torchvision.datasets import MNIST
 
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        return {"train": MNIST(str(root), train=True, download=True),
-                "test": MNIST(str(root), train=False, download=True)}
+        with folder_for_download(root):
+            return {"train": MNIST(str(root), train=True, download=True),
+                    "test": MNIST(str(root), train=False, download=True)}
     except Exception as exc:
         files = ", ".join(f"{Path(n).name} (MD5 {m})" for n, m in MNIST.resources)
         raise CaeError(f"MNIST not found under {raw} and could not be downloaded "

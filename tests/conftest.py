@@ -7,7 +7,6 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 import torch
-import torchvision.models._api
 
 FAKE_MNIST_TRAIN = 600
 FAKE_MNIST_TEST = 200
@@ -57,5 +56,5 @@ def offline_hub(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise URLError("no network in tests")
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
-    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", no_network)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     return tmp_path

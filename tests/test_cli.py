@@ -143,6 +143,12 @@ def test_resume_gives_identical_results(tmp_path, fake_mnist_dir, monkeypatch):
     (["train", "--set", "no_such_field=1"], "unknown configuration field(s): no_such_field"),
     (["train", "--set", "batch_size=many"], "batch_size must be a number"),
     (["evaluate", "--run-dir", "/nonexistent/run"], "cannot read config"),
+    (["train", "--set", "epochs=abc"], "epochs must be a number"),
+    (["train", "--epochs", "0"], "epochs must be a positive integer"),
+    (["train", "--set", "channels=a,b,c"], "channels must be comma-separated int values"),
+    (["train", "--set", "dataset=cifar10"], "unknown dataset 'cifar10'"),  # no --dataset: --set counts
+    (["train", "--dataset", "mnist", "--set", "dataset=pneumoniamnist"], "disagree"),
+    (["train", "--seed", "1", "--set", "seed=2"], "--seed 1 and --set seed=2 disagree"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
@@ -162,6 +168,7 @@ def test_missing_data_names_file_md5_and_place(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "pneumoniamnist.npz not found" in err and "28209eda62fecd6e6a2d98b1501bb15f" in err
     assert str(tmp_path / "empty" / "medmnist" / "pneumoniamnist.npz") in err
+    assert not (tmp_path / "empty").exists()  # the failed download leaves no empty folder
 
 
 def test_corrupt_data_file_is_refused(tmp_path, capsys):
