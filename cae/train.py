@@ -8,6 +8,7 @@ phase 2 trains only the conditional decoder on softmax(cos(h, prototypes) / T).
 from __future__ import annotations
 
 import copy
+import math
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ from cae.optim import learning_rate, make_lars, set_learning_rate
 from cae.runtime import autocast, encode, resolve_device, resolve_precision, to_float
 
 CHECKPOINT = "checkpoint.pt"
+NAN_CHECK_EVERY = 10  # steps between checks of the running loss (each check syncs the device)
 HISTORY_KEYS = ("lr", "total", "nt_xent", "mse", "phase2_mse")
 
 
@@ -55,6 +57,14 @@ class TrainState:
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     elbow: ElbowResult | None = None
     seconds: float = 0.0
+
+
+class NonFiniteLoss(CaeError):
+    """The loss became NaN or infinite; which epoch and which steps (1-based)."""
+
+    def __init__(self, epoch: int, first_step: int, last_step: int, steps: int):
+        super().__init__(f"the loss became NaN or infinite in epoch {epoch}, between steps "
+                         f"{first_step} and {last_step} of {steps}")
 
 
 def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
@@ -95,27 +105,47 @@ def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
         cond_decoder=nets.cond_decoder.state_dict() if nets.cond_decoder else None,
         prototypes=nets.prototypes, optimizer=state.optimizer.state_dict(),
         generator=state.generator.get_state(), history=state.history,
-        elbow=asdict(state.elbow) if state.elbow else None,
+        elbow=_elbow_payload(state.elbow) if state.elbow else None,
     )
 
 
+def _elbow_payload(elbow: ElbowResult) -> dict:
+    """The elbow with its arrays as tensors, so the checkpoint loads with weights_only."""
+    return {**asdict(elbow), "centroids": torch.from_numpy(elbow.centroids),
+            "labels": torch.from_numpy(elbow.labels)}
+
+
 def save_checkpoint(state: TrainState, cfg: RunConfig, run_dir: Path) -> None:
-    """Write the checkpoint atomically (temporary file, then rename)."""
+    """Write the checkpoint atomically: a temporary file, flushed to disk, then renamed, so
+    a crash or a full disk during the write leaves the previous checkpoint whole."""
     tmp = run_dir / (CHECKPOINT + ".tmp")
-    torch.save(_checkpoint_payload(state, cfg), tmp)
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(_checkpoint_payload(state, cfg), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CaeError(f"cannot write checkpoint {tmp} ({exc.strerror}); the previous "
+                       f"checkpoint is kept") from None
     os.replace(tmp, run_dir / CHECKPOINT)
 
 
 def read_checkpoint(run_dir: Path, cfg: RunConfig) -> dict:
-    """Load a checkpoint, refusing one written under a different configuration."""
+    """Load a checkpoint, refusing one written under a different configuration.
+
+    Loaded with `weights_only=True`: tensors and plain Python values only, so a checkpoint
+    from someone else cannot run code when it is read.
+    """
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise CaeError(f"no checkpoint at {path}; train first with `cae train`")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CaeError(f"cannot read checkpoint {path} ({type(exc).__name__}); it may be "
-                       f"truncated: delete it and retrain") from None
+        raise CaeError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is truncated, "
+                       f"corrupt, from an older cae, or holds more than weights; delete it and "
+                       f"retrain") from None
     if payload.get("fingerprint") != cfg.fingerprint():
         raise CaeError(f"checkpoint {path} was written under another configuration; use the "
                        f"run's own config.json, or a fresh --run-dir")
@@ -207,8 +237,13 @@ def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: 
             sums += step_fn(nets, x, cfg, g, device, precision)
             state.optimizer.step()
             bar.update()
-            if not bar.disable and (step % 10 == 9 or step == steps - 1):
-                bar.set_postfix({k: f"{v:.4f}" for k, v in zip(names, (sums / (step + 1)).tolist())})
+            if step % NAN_CHECK_EVERY == NAN_CHECK_EVERY - 1 or step == steps - 1:
+                means = (sums / (step + 1)).tolist()
+                if not all(map(math.isfinite, means)):
+                    raise NonFiniteLoss(state.epoch + 1, step + 1 - step % NAN_CHECK_EVERY,
+                                        step + 1, steps)
+                if not bar.disable:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in zip(names, means)})
     return sums / steps
 
 
@@ -262,7 +297,13 @@ def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) ->
                 state.elbow = fit_prototypes(state.nets, images, cfg, device, precision)
                 state.optimizer = _make_optimizer(state.nets, cfg)
             if state.epoch < cfg.epochs:
-                losses = _run_epoch(state, images, cfg, device, precision)
+                try:
+                    losses = _run_epoch(state, images, cfg, device, precision)
+                except NonFiniteLoss as exc:
+                    kept = (f"the checkpoint of epoch {state.epoch}, {run_dir / CHECKPOINT}, is "
+                            f"kept" if (run_dir / CHECKPOINT).is_file() else "no checkpoint written")
+                    raise CaeError(f"{exc}; training stopped and {kept}. Try a lower lr_peak "
+                                   f"or precision=fp32") from None
                 _record(state, losses, cfg)
                 state.epoch += 1
                 outer.update()

@@ -1,0 +1,71 @@
+"""Checkpoints: safe to load from a stranger, never overwritten by a failed write or NaN weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import cae.train
+from cae.config import make_config
+from cae.data import load_dataset
+from cae.errors import CaeError
+from cae.train import CHECKPOINT, read_checkpoint, train
+
+
+class _WritesAFile:
+    """Unpickling this calls Path.write_text: what a hostile checkpoint could do."""
+
+    def __init__(self, target: Path):
+        self.target = target
+
+    def __reduce__(self):
+        return Path.write_text, (self.target, "pwned")
+
+
+def _smoke(fake_mnist_dir: Path, **overrides):
+    cfg = make_config("smoke", dataset="mnist", data_dir=str(fake_mnist_dir), progress=False,
+                      **overrides)
+    return cfg, load_dataset("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
+    target = tmp_path / "written-on-load"
+    torch.save({"fingerprint": "x", "encoder": _WritesAFile(target)}, tmp_path / CHECKPOINT)
+    with pytest.raises(CaeError, match=str(tmp_path / CHECKPOINT)):
+        read_checkpoint(tmp_path, make_config("smoke"))
+    assert not target.exists()
+
+
+def test_truncated_checkpoint_names_the_file(tmp_path, fake_mnist_dir):
+    cfg, data = _smoke(fake_mnist_dir)
+    train(cfg, data, tmp_path)
+    payload = read_checkpoint(tmp_path, cfg)  # a finished run loads with weights_only
+    assert payload["epoch"] == cfg.epochs and payload["elbow"]["k"] >= cfg.k_min
+    path = tmp_path / CHECKPOINT
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CaeError, match=f"cannot read checkpoint {path}"):
+        read_checkpoint(tmp_path, cfg)
+
+
+def test_nan_loss_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path, fake_mnist_dir,
+                                                                   monkeypatch):
+    cfg, data = _smoke(fake_mnist_dir)
+    real_step = cae.train.phase1_step
+    calls = []
+
+    def step_going_nan(nets, x, *args):
+        calls.append(1)
+        losses = real_step(nets, x, *args)
+        return losses * float("nan") if len(calls) == 5 else losses  # epoch 2, step 1
+
+    monkeypatch.setattr(cae.train, "phase1_step", step_going_nan)
+    with pytest.raises(CaeError) as error:
+        train(cfg, data, tmp_path)
+    message = str(error.value)
+    assert "NaN or infinite in epoch 2, between steps 1 and 4 of 4" in message
+    assert f"checkpoint of epoch 1, {tmp_path / CHECKPOINT}, is kept" in message
+    payload = read_checkpoint(tmp_path, cfg)
+    assert payload["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in payload["encoder"].values())
