@@ -7,12 +7,13 @@ DataLoader with 2 workers, fp32, eager. Ours is `cae.train.phase1_step` with the
 config defaults (batched augmentation on the device, channels_last, no DataLoader).
 
 Usage: python benchmarks/throughput.py [--data-dir DIR] [--steps 20] [--device auto]
-       [--reproduce] [--json out.json]
+       [--compile] [--reproduce] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -127,6 +128,15 @@ def flops_per_pair(images: torch.Tensor, cfg) -> float:
     return counter.get_total_flops() / len(x)
 
 
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The CPU features that decide the speed of this benchmark, as /proc/cpuinfo lists them."""
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return []
+    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process and of its finished children, in MB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -154,6 +164,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="pneumoniamnist")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time our step under torch.compile (auto precision and fp32)")
     parser.add_argument("--reproduce", action="store_true",
                         help="also time `cae reproduce --profile paper` on PneumoniaMNIST")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
@@ -165,8 +177,8 @@ def main() -> None:
     flops = flops_per_pair(images, cfg)
     usual = usual_throughput(images, cfg, device, args.steps)
     ours = ours_throughput(images, cfg, device, args.steps, phase=1)
-    ours_fp32 = ours_throughput(images, make_config("paper", device=args.device, precision="fp32"),
-                                device, args.steps, phase=1)
+    fp32 = dataclasses.replace(cfg, precision="fp32")
+    ours_fp32 = ours_throughput(images, fp32, device, args.steps, phase=1)
     phase2 = ours_throughput(images, cfg, device, args.steps, phase=2)
     result = {
         "device": str(device),
@@ -177,8 +189,12 @@ def main() -> None:
         "usual_pairs_per_s": usual, "ours_pairs_per_s": ours, "ours_fp32_pairs_per_s": ours_fp32,
         "speedup": ours / usual, "phase2_pairs_per_s": phase2,
         "mflop_per_pair": flops / 1e6, "ours_gflop_per_s": ours * flops / 1e9,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(), "cpu_flags": cpu_flags(),
     }
+    if args.compile:
+        for name, variant in (("ours_compiled_pairs_per_s", cfg), ("ours_fp32_compiled_pairs_per_s", fp32)):
+            result[name] = ours_throughput(images, dataclasses.replace(variant, compile=True),
+                                           device, args.steps, phase=1)
     if args.reproduce:
         result.update(reproduce_wall_time(args.data_dir, args.device))
     width = max(map(len, result))

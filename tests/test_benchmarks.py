@@ -1,0 +1,27 @@
+"""The GPU benchmark script, run end to end in its CPU dry-run mode (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_script_dry_run_writes_both_results(tmp_path, fake_mnist_dir):
+    out = tmp_path / "results"
+    env = {**os.environ, "DATA_DIR": str(fake_mnist_dir), "OUT_DIR": str(out),
+           "BENCH_DATASET": "mnist", "PYTHON": sys.executable}
+    done = subprocess.run(["bash", "benchmarks/gpu.sh", "--dry-run"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    throughput = json.loads((out / "dry-run-throughput.json").read_text())
+    assert throughput["device"] == "cpu" and isinstance(throughput["cpu_flags"], list)
+    assert throughput["usual_pairs_per_s"] > 0 and throughput["ours_fp32_pairs_per_s"] > 0
+    assert "ours_compiled_pairs_per_s" not in throughput  # no compile in the dry run
+    train = json.loads((out / "dry-run-mnist-smoke-train.json").read_text())
+    assert (train["dataset"], train["profile"], train["epochs"]) == ("mnist", "smoke", 3)
+    assert train["train_s"] > 0 and train["elbow_k"] >= 2
