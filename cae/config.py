@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from cae.errors import CaeError
 
@@ -113,7 +114,7 @@ class RunConfig:
     def validate(self) -> RunConfig:
         """Raise CaeError naming the first value out of range; return self when valid."""
         checks = [
-            (self.seed >= 0, "seed must be >= 0"),
+            (0 <= self.seed < 2**32, "seed must be in 0..2**32 - 1 (numpy's seed range)"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.batch_size >= 2, "batch_size must be >= 2 (NT-Xent needs negatives)"),
             (self.epochs >= 1, "epochs must be >= 1"),
@@ -210,39 +211,64 @@ DATASET_PROFILES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-_OPTIONAL_TYPES = {"train_subset": int}
+_FIELD_TYPES = get_type_hints(RunConfig)
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+_NONE = ("none", "null", "")
 
 
 def coerce_field(name: str, value: Any) -> Any:
-    """Turn a CLI/papermill string (or list) into the type of field `name`."""
-    default = RunConfig.__dataclass_fields__[name].default
-    if isinstance(default, tuple):
-        items = value.split(",") if isinstance(value, str) else list(value)
+    """Turn a CLI string or a papermill value into the type of field `name`, or raise
+    CaeError saying what the field takes (never another exception)."""
+    kind = _FIELD_TYPES[name]
+    if get_origin(kind) is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or len(items) != len(get_args(kind)):
+            raise CaeError(f"invalid configuration: {name} must be {len(get_args(kind))} "
+                           f"comma-separated {get_args(kind)[0].__name__} values, got {_shown(value)}")
+        return tuple(_scalar(name, item_kind, item)
+                     for item_kind, item in zip(get_args(kind), items))
+    options = [k for k in get_args(kind) if k is not type(None)] or [kind]
+    if len(options) < len(get_args(kind)) and (
+            value is None or (isinstance(value, str) and value.strip().lower() in _NONE)):
+        return None  # an optional field (X | None)
+    return _scalar(name, options[0], value)
+
+
+def _scalar(name: str, kind: type, value: Any) -> Any:
+    """One value of type bool, int, float or str, from itself or from its text."""
+    if kind is bool:
+        text = value.strip().lower() if isinstance(value, str) else None
+        if isinstance(value, bool) or text in _TRUE + _FALSE:
+            return value if isinstance(value, bool) else text in _TRUE
+        raise CaeError(f"invalid configuration: {name} must be true or false, got {_shown(value)}")
+    if kind in (int, float):
         try:
-            return tuple(type(default[0])(v) for v in items)
-        except (TypeError, ValueError):
-            raise CaeError(f"invalid configuration: {name} must be comma-separated "
-                           f"{type(default[0]).__name__} values, got {value!r}") from None
-    if not isinstance(value, str):
-        return value
-    if isinstance(default, bool):
-        if value.lower() in ("1", "true", "yes"):
-            return True
-        if value.lower() in ("0", "false", "no"):
-            return False
-        raise CaeError(f"invalid configuration: {name} must be true or false, got {value!r}")
-    if value.lower() in ("none", "null", ""):
-        return None
-    kind = _OPTIONAL_TYPES.get(name) or {int: int, float: float}.get(type(default))
-    try:
-        return kind(value) if kind else value
-    except ValueError:
-        raise CaeError(f"invalid configuration: {name} must be a number, got {value!r}") from None
+            number = kind(value.strip()) if isinstance(value, str) else value
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise ValueError
+            number = kind(number) if kind is float or isinstance(number, int) else None
+            if number is None or not math.isfinite(number):
+                raise ValueError
+        except (ValueError, OverflowError):
+            raise CaeError(f"invalid configuration: {name} must be a "
+                           f"{'whole ' if kind is int else 'finite '}number, got {_shown(value)}") from None
+        return number
+    if isinstance(value, (str, Path)) and "\x00" not in str(value):
+        return str(value)
+    raise CaeError(f"invalid configuration: {name} must be text, got {_shown(value)}")
 
 
-def make_config(profile: str = "quick", **overrides: Any) -> RunConfig:
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def make_config(profile: str = "quick", /, **overrides: Any) -> RunConfig:
     """Build and validate the config of a named profile with field overrides."""
-    if profile not in PROFILES:
+    if "profile" in overrides and overrides.pop("profile") != profile:
+        raise CaeError("the profile is chosen by name (--profile), not set as a field")
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise CaeError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(overrides) - known)
