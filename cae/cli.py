@@ -28,18 +28,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="smoke: seconds; quick (default): minutes on a CPU; "
                              "paper: the paper's 100 epochs, 50 of warm-up")
     parser.add_argument("--seed", type=int, help="seed of everything random (default 0)")
-    parser.add_argument("--data-dir", help="folder with local data copies (default: "
-                                           "$CAE_DATA_DIR, else each library's cache)")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    _data_dir_and_device(parser)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                         help="auto (default): bf16 on CUDA and on CPUs with bf16 units")
-    parser.add_argument("--epochs", type=int, help="total epochs (phase 1 + phase 2)")
+    parser.add_argument("--epochs", type=int,
+                        help="total epochs (phase 1 + phase 2); the profile's phase-1 and "
+                             "lr warm-up shares scale with it unless set with --set")
     parser.add_argument("--batch-size", type=int, help="images per batch (two views each)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="set any RunConfig field, e.g. --set temperature=0.2 "
                              "(repeatable; tuples as 32,64,128)")
     _run_dir(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _data_dir_and_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="folder with local data copies (default: "
+                                           "$CAE_DATA_DIR, else each library's cache)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
 
 
 def _run_dir(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score a trained run: 3 protocols + floors, figures")
     _run_dir(evaluate)
-    evaluate.add_argument("--data-dir", help="folder with local data copies")
-    evaluate.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    _data_dir_and_device(evaluate)
     evaluate.add_argument("--no-floors", action="store_true",
                           help="skip majority-class, raw-pixel and untrained-encoder rows")
 

@@ -40,10 +40,6 @@ from cae.train import Networks, build_networks, read_checkpoint, restore_network
 
 HEAD_MODEL = "CAE + clustering head"
 PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "yellowbrick", "umap-learn")
-PROTOCOLS = {"stat": "(a) cluster-to-label mapping", "knn": "(b) kNN, k = 5",
-             "lin": "(c) linear probe, 20% labels",
-             "hungarian": "Hungarian accuracy, KMeans at k = number of classes"}
-
 
 @dataclass
 class RunArtifacts:

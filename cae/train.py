@@ -186,6 +186,9 @@ def _modules(nets: Networks) -> list[torch.nn.Module]:
 
 def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
+    """One phase-1 step's gradients: two augmented views of the batch, one encoder pass
+    over both, NT-Xent on their projections plus alpha * MSE of their reconstructions.
+    Returns the detached (total, NT-Xent, MSE); the caller steps the optimizer."""
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
     with autocast(device, precision):
@@ -200,6 +203,9 @@ def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
 
 def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
+    """One phase-2 step's gradients: the frozen encoder's latents of two views, their soft
+    assignment s to the prototypes, and the MSE of the conditional decoder's
+    reconstructions from (h, s). Returns the detached MSE as a 1-element tensor."""
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
     with autocast(device, precision):
