@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +137,32 @@ def test_resume_gives_identical_results(tmp_path, fake_mnist_dir, monkeypatch):
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
     history = [json.loads((tmp_path / d / "history.json").read_text()) for d in ("straight", "resumed")]
+    assert history[0] == history[1]
+
+
+def test_kill_9_mid_training_then_resume_gives_identical_results(tmp_path, fake_mnist_dir):
+    args = ["train", "--profile", "smoke", "--dataset", "mnist", "--data-dir", str(fake_mnist_dir),
+            "--quiet", "--set", "train_subset=256", "--set", "batch_size=32", "--set", "epochs=6",
+            "--set", "warmup_epochs=3"]
+    assert main([*args, "--run-dir", str(tmp_path / "straight")]) == 0
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "cae.cli", *args, "--run-dir", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (killed / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first epoch's checkpoint: training is under way
+    time.sleep(random.Random(0).uniform(0.0, 0.2))  # then a step somewhere after it
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    epoch = torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"]
+    assert 1 <= epoch < 6  # killed mid-run, after at least one epoch
+    assert main([*args, "--run-dir", str(killed), "--resume"]) == 0
+
+    straight, resumed = _weights(tmp_path / "straight"), _weights(killed)
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    history = [json.loads((d / "history.json").read_text()) for d in (tmp_path / "straight", killed)]
     assert history[0] == history[1]
 
 
