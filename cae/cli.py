@@ -23,7 +23,7 @@ SUMMARY_COLUMNS = ["model", "split", "protocol", "accuracy", "precision_macro", 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset",
-                        help="mnist or any 2D MedMNIST name, e.g. pneumoniamnist (default)")
+                        help="mnist or any single-label 2D MedMNIST name, e.g. pneumoniamnist (default)")
     parser.add_argument("--profile", default="quick", choices=list(PROFILES),
                         help="smoke: seconds; quick (default): minutes on a CPU; "
                              "paper: the paper's 100 epochs, 50 of warm-up")

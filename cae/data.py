@@ -91,8 +91,26 @@ def medmnist_2d_flags() -> list[str]:
     return sorted(flag for flag in medmnist.INFO if not flag.endswith("3d"))
 
 
+def _medmnist_info() -> dict:
+    import medmnist
+
+    return medmnist.INFO
+
+
+def _refuse_unsupported_task(flag: str) -> None:
+    """Multi-label sets (ChestMNIST) have no single class per image, which the mapping,
+    kNN, linear-probe and Hungarian protocols all assume: refuse them clearly."""
+    info = _medmnist_info()[flag]
+    if info["task"].startswith("multi-label"):
+        raise CaeError(f"{flag} is a {info['task']} dataset ({len(info['label'])} labels per "
+                       f"image); cae's protocols need one class per image, so multi-label sets "
+                       f"are not supported: choose one of {', '.join(available_datasets())}")
+
+
 def available_datasets() -> list[str]:
-    return ["mnist", *medmnist_2d_flags()]
+    """The datasets cae runs on: MNIST and every single-label 2D MedMNIST set."""
+    info = _medmnist_info()
+    return ["mnist", *(f for f in medmnist_2d_flags() if not info[f]["task"].startswith("multi-label"))]
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
@@ -107,7 +125,11 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     if name == "mnist":
         dataset = _load_mnist(resolve_data_dir(data_dir))
     elif name in medmnist_2d_flags():
+        _refuse_unsupported_task(name)
         dataset = _load_medmnist(name, resolve_data_dir(data_dir))
+    elif name.endswith("3d") and name in _medmnist_info():
+        raise CaeError(f"{name} holds 3D volumes; cae's networks take 2D images: choose one of "
+                       f"{', '.join(available_datasets())}")
     else:
         raise CaeError(f"unknown dataset {name!r}; choose one of: {', '.join(available_datasets())}")
     if val_holdout > 0 and "val" not in dataset.splits:

@@ -10,7 +10,7 @@ import torch
 from torchvision.datasets import MNIST
 
 import cae.data
-from cae.data import load_dataset, md5sum, resolve_data_dir, verify_md5
+from cae.data import available_datasets, load_dataset, md5sum, resolve_data_dir, verify_md5
 from cae.errors import CaeError
 
 PNEUMONIA_MD5 = "28209eda62fecd6e6a2d98b1501bb15f"
@@ -164,3 +164,11 @@ def test_real_pneumoniamnist_splits_and_md5():
     assert counts == {"train": [1214, 3494], "val": [135, 389], "test": [234, 390]}  # 4708 / 524 / 624
     assert dataset.splits["train"].images.shape == (4708, 1, 28, 28)
     assert dataset.splits["train"].images.dtype == torch.uint8
+
+
+def test_multi_label_and_3d_sets_are_refused_with_the_reason():
+    with pytest.raises(CaeError, match=r"chestmnist is a multi-label, binary-class dataset \(14 labels"):
+        load_dataset("chestmnist")
+    with pytest.raises(CaeError, match="organmnist3d holds 3D volumes"):
+        load_dataset("organmnist3d")
+    assert "chestmnist" not in available_datasets() and "pathmnist" in available_datasets()
