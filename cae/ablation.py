@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from cae import figures
 from cae.config import RunConfig, differences
 from cae.errors import CaeError
-from cae.pipeline import RunArtifacts, class_count_k, finished_under, read_against_k
+from cae.runs import RunArtifacts, class_count_k, finished_under, read_against_k
 from cae.table1 import estimates_table, finished_runs, summarise
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)")

@@ -131,7 +131,7 @@ def _summary(table: pd.DataFrame) -> str:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from cae import pipeline
+    from cae import pipeline, runs
 
     if args.command == "evaluate":
         if args.run_dir is None:
@@ -141,13 +141,13 @@ def _run(args: argparse.Namespace) -> None:
         cfg = dataclasses.replace(cfg, **volatile).validate()
         table = pipeline.evaluate_run(cfg, pipeline.load(cfg), args.run_dir,
                                       floors=not args.no_floors)
-        pipeline.merge_metrics(table, args.run_dir)
+        runs.merge_metrics(table, args.run_dir)
         print(_summary(table))
         print(f"metrics and figures in {args.run_dir}")
         return
 
     cfg = config_from_args(args)
-    run_dir = args.run_dir or pipeline.run_dir_for(cfg)
+    run_dir = args.run_dir or runs.run_dir_for(cfg)
     started = time.perf_counter()
     if args.command == "train":
         pipeline.train_run(cfg, pipeline.load(cfg), run_dir, args.resume)
@@ -155,7 +155,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "baselines":
         pipeline.prepare_run_dir(cfg, run_dir, resume=True)
         table = metrics_table(pipeline.baseline_rows(cfg, pipeline.load(cfg)))
-        pipeline.merge_metrics(table, run_dir)
+        runs.merge_metrics(table, run_dir)
         print(_summary(table))
         print(f"baseline rows merged into {run_dir / 'metrics.json'}")
     else:

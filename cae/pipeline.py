@@ -1,22 +1,13 @@
-"""One run end to end: train, evaluate (with floors), baselines, figures, artifacts.
+"""One run end to end: train, evaluate (with floors), baselines, figures, provenance.
 
-A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.json`,
-`metrics.json` / `metrics.csv` (one row per model, split and protocol),
-`mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
-`provenance.json` (data MD5s, package versions, device, precision, wall times, peak
-resident memory) and
-`figures/`. The data-only floors are shared by the runs beside it, in `../floors/`
-(`cae.floor_cache`). `reproduce` reuses the artifacts of a finished run with the same config
-unless asked to retrain.
+What a run writes is described in `cae.runs`. `reproduce` reuses the artifacts of a
+finished run with the same config unless asked to retrain.
 """
 
 from __future__ import annotations
 
-import json
-import platform
 import time
-from dataclasses import dataclass, replace
-from importlib import metadata
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,65 +22,14 @@ from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, soft_assi
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
-from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
                           hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
                           mapping_protocol, metrics_table)
-from cae.runtime import cpu_name, encode, peak_rss_mb, resolve_device, resolve_precision, to_float
+from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
+from cae.runs import (HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_against_k,
+                      read_json, write_json, write_metrics)
+from cae.runtime import encode, resolve_device, resolve_precision, to_float
 from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
-
-HEAD_MODEL = "CAE + clustering head"
-PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "yellowbrick", "umap-learn")
-
-@dataclass
-class RunArtifacts:
-    """What a finished run left in its directory, read back for notebooks and the book."""
-
-    run_dir: Path
-    config: RunConfig
-    history: dict[str, list[float]]
-    elbow: dict
-    metrics: pd.DataFrame
-    provenance: dict
-
-    @classmethod
-    def read(cls, run_dir: Path) -> RunArtifacts:
-        run_dir = Path(run_dir)
-        try:
-            return cls(run_dir, load_config(run_dir / "config.json"),
-                       _read_json(run_dir / "history.json"), _read_json(run_dir / "elbow.json"),
-                       pd.DataFrame(_read_json(run_dir / "metrics.json")),
-                       _read_json(run_dir / "provenance.json"))
-        except FileNotFoundError as exc:
-            raise CaeError(f"run {run_dir} is incomplete ({Path(exc.filename).name} missing); "
-                           f"run `cae reproduce` for it") from None
-
-
-def finished_under(root: str | Path) -> list[RunArtifacts]:
-    """Every finished run (a directory with provenance.json) directly under root, sorted."""
-    return [RunArtifacts.read(d) for d in sorted(Path(root).iterdir())
-            if (d / "provenance.json").is_file()]
-
-
-def run_dir_for(cfg: RunConfig, root: str | Path = "runs") -> Path:
-    """The default run directory: runs/<dataset>-<profile>-seed<seed>."""
-    return Path(root) / f"{cfg.dataset}-{cfg.profile}-seed{cfg.seed}"
-
-
-def _read_json(path: Path):
-    return json.loads(Path(path).read_text())
-
-
-def _write_json(path: Path, value) -> None:
-    Path(path).write_text(json.dumps(value, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def load(cfg: RunConfig) -> Dataset:
@@ -135,9 +75,9 @@ def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False
     """Train and write history.json and elbow.json; returns the training wall time."""
     prepare_run_dir(cfg, run_dir, resume)
     state = train(cfg, data, run_dir, resume)
-    _write_json(run_dir / "history.json", state.history)
+    write_json(run_dir / "history.json", state.history)
     elbow = state.elbow
-    _write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks, "inertias": elbow.inertias,
+    write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks, "inertias": elbow.inertias,
                                          "metric": elbow.metric, "scores": elbow.scores})
     return state.seconds
 
@@ -259,27 +199,6 @@ def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig)
     return result
 
 
-def class_count_k(ks: list[int], n_classes: int) -> int:
-    """The k of the range nearest the number of classes."""
-    return min(max(n_classes, ks[0]), ks[-1])
-
-
-def composition_ks(elbow: dict, n_classes: int) -> list[int]:
-    """The k values whose cluster composition is drawn: the elbow's and the class count's."""
-    return sorted({elbow["k"], class_count_k(elbow["ks"], n_classes)})
-
-
-def read_against_k(run_dir: Path) -> dict:
-    """The run's protocol (a) at every k and cluster composition (`mapping_vs_k.json`)."""
-    path = Path(run_dir) / "mapping_vs_k.json"
-    against_k = _read_json(path) if path.is_file() else {}
-    splits = [scores for name, scores in against_k.items() if name != "ks"]
-    if not splits or any("composition" not in scores for scores in splits):
-        raise CaeError(f"{path} is missing or older than the cluster composition; score the run "
-                       f"again with `cae evaluate --run-dir {run_dir} --no-floors`")
-    return against_k
-
-
 def load_networks(cfg: RunConfig, run_dir: Path, n_channels: int,
                   device: torch.device) -> Networks:
     """The trained networks of a finished run."""
@@ -303,7 +222,7 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     if floors:
         rows += floor_rows(data, cfg, device, precision, Path(run_dir).parent / CACHE_DIR)
     table = metrics_table(rows)
-    _write_json(run_dir / "mapping_vs_k.json", mapping_against_k(h, data, cfg))
+    write_json(run_dir / "mapping_vs_k.json", mapping_against_k(h, data, cfg))
     draw_figures(cfg, data, nets, h, run_dir, device)
     return table
 
@@ -350,7 +269,7 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     """Write the run's figures: montage, curves, elbow, protocol (a) against k, cluster
     composition, t-SNE, reconstructions, prototypes."""
     out = run_dir / "figures"
-    history, elbow = _read_json(run_dir / "history.json"), _read_json(run_dir / "elbow.json")
+    history, elbow = read_json(run_dir / "history.json"), read_json(run_dir / "elbow.json")
     split = data.eval_splits[-1]
     images, labels = data.splits[split].images, data.splits[split].labels
     figures.save_figure(figures.dataset_montage(images, labels, data.class_names),
@@ -392,23 +311,6 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
                                                    titles), out / "prototypes.png")
 
 
-def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict:
-    """Where the numbers came from: data hashes, package versions, hardware, precision, times."""
-    device = resolve_device(cfg.device)
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout, packages=versions, python=platform.python_version(),
-                device=str(device), device_name=(torch.cuda.get_device_name(device)
-                                                 if device.type == "cuda" else cpu_name()),
-                cpu_threads=torch.get_num_threads(),
-                precision=resolve_precision(cfg.precision, device), wall_time_s=seconds,
-                peak_rss_mb=round(peak_rss_mb()))
-
-
 def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,
               resume: bool = False, floors: bool = True) -> RunArtifacts:
     """Train, evaluate and run the baselines for one config, or reuse a finished identical run."""
@@ -431,22 +333,7 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
         seconds["baselines"] = time.perf_counter() - started
     seconds["total"] = sum(seconds.values())
     write_metrics(table, run_dir)
-    _write_json(run_dir / "provenance.json", provenance(cfg, data, seconds))
+    write_json(run_dir / "provenance.json", provenance(cfg, data, seconds))
     return RunArtifacts.read(run_dir)
 
 
-def write_metrics(table: pd.DataFrame, run_dir: Path) -> None:
-    """metrics.json (records, NaN as null) and metrics.csv."""
-    records = json.loads(table.to_json(orient="records"))
-    _write_json(run_dir / "metrics.json", records)
-    table.to_csv(run_dir / "metrics.csv", index=False)
-
-
-def merge_metrics(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
-    """Write table into the run's metrics, replacing rows of its models and keeping the others."""
-    path = Path(run_dir) / "metrics.json"
-    if path.is_file():
-        kept = [r for r in _read_json(path) if r["model"] not in set(table["model"])]
-        table = metrics_table(kept + table.to_dict("records"))
-    write_metrics(table, run_dir)
-    return table

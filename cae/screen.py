@@ -30,7 +30,8 @@ from cae.data import Dataset
 from cae.errors import CaeError
 from cae.figures import save_figure
 from cae.evaluate import classification_metrics, cluster_metrics, hungarian_protocol, mapping_protocol
-from cae.pipeline import RunArtifacts, finished_under, load, load_networks
+from cae.pipeline import load, load_networks
+from cae.runs import RunArtifacts, finished_under
 from cae.runtime import encode, resolve_device, resolve_precision
 
 SCREEN_FILE = "clustering_screen.json"

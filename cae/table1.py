@@ -1,6 +1,6 @@
-"""The paper's Table 1 beside ours, and the small read-outs the book's notebooks show.
+"""The paper's Table 1 beside ours: aggregation over seeds and the comparison with the paper.
 
-Every number comes from finished run directories (see `cae.pipeline`): `collect_runs`
+Every number comes from finished run directories (see `cae.runs`): `collect_runs`
 reads their metrics, `summarise` gives a mean and a 95% t-interval over seeds, and
 `compare_with_paper` lines them up with `PAPER_TABLE1`, the only place the paper's
 numbers are typed. The paper does not say how it averaged precision and recall; we
@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cae.data import Dataset
 from cae.errors import CaeError
 from cae.evaluate import BOOTSTRAPPED
-from cae.pipeline import HEAD_MODEL, RunArtifacts, finished_under
+from cae.report import VIEW_COLUMNS, format_seconds, plain, profile_warning
+from cae.runs import HEAD_MODEL, RunArtifacts, finished_under
 
 # Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
 PAPER_TABLE1: tuple[tuple[str, str, float, float, float], ...] = (
@@ -82,110 +82,6 @@ GROUP_KEYS = ["dataset", "model", "split", "protocol"]
 MIN_SEEDS_FOR_T = 3
 # metrics whose bootstrap bounds a run records, and the one standing in for weighted recall
 BOOTSTRAP_OF = {m: m for m in BOOTSTRAPPED} | {"recall_weighted": "accuracy"}
-
-
-# ---------------------------------------------------------------- one run
-
-def provenance_note(artifacts: RunArtifacts) -> str:
-    """Markdown naming the run behind a page: profile, seed, data MD5s, hardware, wall times."""
-    cfg, prov = artifacts.config, artifacts.provenance
-    md5 = ", ".join(f"`{name}` `{digest}`" for name, digest in prov["data_md5"].items())
-    times = prov["wall_time_s"]
-    parts = ", ".join(f"{name} {format_seconds(seconds)}" for name, seconds in times.items()
-                      if name != "total")
-    return (f"**Run `{artifacts.run_dir.name}`**: dataset `{cfg.dataset}`, profile "
-            f"**{cfg.profile}**, seed {cfg.seed}; cae {prov['packages'].get('cae')} on "
-            f"{prov['device']} ({prov['device_name']}, {prov['precision']}). "
-            f"Data MD5: {md5 or 'not recorded'}. "
-            f"Wall time: {format_seconds(times['total'])} ({parts})."
-            + (f" Peak memory: {prov['peak_rss_mb'] / 1024:.1f} GiB." if "peak_rss_mb" in prov
-               else "")
-            + _profile_warning(cfg.profile))
-
-
-def _profile_warning(profile: str) -> str:
-    """A warning, for any profile but paper, that the numbers are not the paper's setting."""
-    if profile == "paper":
-        return ""
-    if profile == "validated":
-        return ("\n\n> **Note:** these are `validated`-profile results: the paper's schedule, with "
-                "the choices the paper leaves open set on validation data (see the method "
-                "chapter's val screen), so they show what the method can do rather than a "
-                "reproduction of the paper's run.")
-    return (f"\n\n> **Note:** these are `{profile}`-profile results (a shortened schedule "
-            "for tests and CI); only `paper`-profile runs follow the paper's settings and can "
-            "be compared with its numbers.")
-
-
-def format_seconds(seconds: float) -> str:
-    """A wall time as '42 s', '3.5 min' or '1.2 h'."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-# display headers of a run's metrics: (group, averaging); weighted recall (= accuracy) is left out
-VIEW_COLUMNS = {
-    "weights": ("weights", ""), "k": ("k", ""), "accuracy": ("accuracy", ""),
-    "precision_weighted": ("precision", "weighted"), "precision_macro": ("precision", "macro"),
-    "precision_pos": ("precision", "positive"), "recall_macro": ("recall", "macro"),
-    "recall_pos": ("recall", "positive"), "auc": ("AUC", ""), "nmi": ("NMI", ""),
-    "ari": ("ARI", ""),
-}
-
-
-def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
-    """A run's metrics for display: chosen models, one line per model/split/protocol, 3 decimals.
-
-    Columns empty for every shown line are dropped. Weighted recall is left out (it
-    equals accuracy); `weights` (the baselines' ResNet-18 weights) and `k` (clusters) are
-    kept when present.
-    """
-    rows = metrics if models is None else metrics[metrics["model"].isin(models)]
-    if rows.empty:
-        raise CaeError(f"no metrics rows for model(s) {models}; the run may predate them, "
-                       "rerun it with retrain=True")
-    columns = [c for c in VIEW_COLUMNS if c in rows.columns and rows[c].notna().any()]
-    view = rows.set_index(["model", "split", "protocol"])[columns].copy()
-    for column in columns:
-        if column == "k":
-            view[column] = ["" if pd.isna(k) else f"{k:.0f}" for k in view[column]]
-        elif column != "weights":
-            view[column] = [_plain(v) for v in view[column]]
-    view = view.fillna("")
-    view.columns = pd.MultiIndex.from_tuples([VIEW_COLUMNS[c] for c in columns])
-    return view
-
-
-def weights_warning(metrics: pd.DataFrame) -> str:
-    """Markdown saying which ResNet-18 weights the baselines used, loudly when untrained."""
-    if "weights" not in metrics.columns or metrics["weights"].isna().all():
-        return "This run has no ResNet-18 baseline rows."
-    labels = sorted(metrics["weights"].dropna().unique())
-    if "untrained" in labels:
-        return ("> **WARNING: the ResNet-18 baselines below use UNTRAINED, randomly initialised "
-                "weights** (`weights = untrained`), because no ImageNet weights were available "
-                "to this run (an offline machine cannot download them). They are *not* the "
-                "paper's ImageNet baselines and say nothing about how those perform; see "
-                "*ImageNet weights for the baselines* in the Reproducibility chapter to run "
-                "them with the real weights.")
-    return f"The ResNet-18 baselines use `{', '.join(labels)}` weights."
-
-
-def class_proportions(data: Dataset) -> pd.DataFrame:
-    """Images per class in every split, with each class's share of its split."""
-    table = {}
-    for split, part in data.splits.items():
-        counts = np.bincount(part.labels.numpy(), minlength=data.n_classes)
-        row = {"images": int(counts.sum())}
-        for name, count in zip(data.class_names, counts):
-            row[name] = int(count)
-        for name, count in zip(data.class_names, counts):
-            row[f"{name} share"] = round(count / counts.sum(), 3)
-        table[split] = row
-    return pd.DataFrame.from_dict(table, orient="index").rename_axis("split")
 
 
 # ---------------------------------------------------------------- all runs of a profile
@@ -262,7 +158,7 @@ def runs_note(runs_root: str | Path, profile: str) -> str:
                        + (" (**differs between runs**)" if len(digests) > 1 else "")
                        for name, digests in md5.items())
     return (f"Finished **{profile}**-profile runs: {listed}.\n\nData files (MD5):\n\n{files}"
-            + _profile_warning(profile))
+            + profile_warning(profile))
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -366,11 +262,6 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def _plain(value: float) -> str:
-    """A metric with 3 decimals, or '' when missing."""
-    return "" if pd.isna(value) else f"{value:.3f}"
-
-
 def format_interval(lo: float, hi: float, n: int) -> str:
     """'[0.790, 0.834]', 'n=1' for one seed without an interval, '' for none."""
     if n == 0:
@@ -389,13 +280,13 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
             "dataset": c["paper_dataset"],
             "metric": c["metric"] + (f" ({averaging})" if averaging else ""),
             "paper": f"{c['paper']:g}",
-            "ours": _plain(c["mean"]) if c["n"] else "not run",
+            "ours": plain(c["mean"]) if c["n"] else "not run",
             "95% CI": format_interval(c["lo"], c["hi"], c["n"]),
             "CI over": c["interval"],
             "n": c["n"],
             "ours - paper": "" if pd.isna(c["difference"]) else f"{c['difference']:+.3f}",
-            "macro": _plain(c.get("macro", math.nan)),
-            "positive": _plain(c.get("pos", math.nan)),
+            "macro": plain(c.get("macro", math.nan)),
+            "positive": plain(c.get("pos", math.nan)),
         })
     return pd.DataFrame(lines).set_index(["model (paper)", "dataset", "metric"])
 
@@ -414,7 +305,7 @@ def estimates_table(summary: pd.DataFrame, models: tuple[str, ...] | list[str],
     """
     rows = summary[summary["model"].isin(models) & summary["metric"].isin(metrics)]
     half = (rows["hi"] - rows["lo"]) / 2
-    text = [_plain(m) if pd.isna(h) else f"{m:.3f} ± {h:.3f}" for m, h in zip(rows["mean"], half)]
+    text = [plain(m) if pd.isna(h) else f"{m:.3f} ± {h:.3f}" for m, h in zip(rows["mean"], half)]
     keys = ["dataset", "split", "model", "protocol"]
     wide = rows.assign(text=text).pivot(index=keys, columns="metric", values="text")
     wide = wide[[m for m in metrics if m in wide.columns]].fillna("")
@@ -450,7 +341,7 @@ def profile_change(before: pd.DataFrame, after: pd.DataFrame,
 
     table = pd.concat({"before": means(before), "after": means(after)}, axis=1)
     table["change"] = table["after"] - table["before"]
-    return table.map(_plain).sort_index()
+    return table.map(plain).sort_index()
 
 
 def floors_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -488,10 +379,10 @@ def accuracy_verdicts(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
         pixel_mean = math.nan if pixels is None else pixels["mean"]
         lines.append({
             "row (paper)": c["paper_model"], "dataset": c["paper_dataset"],
-            "paper": f"{c['paper']:g}", "ours": _plain(c["mean"]), "n": int(c["n"]),
+            "paper": f"{c['paper']:g}", "ours": plain(c["mean"]), "n": int(c["n"]),
             "paper target": ("met" if c["mean"] >= c["paper"]
                              else f"missed by {c['paper'] - c['mean']:.3f}"),
-            "raw pixels": _plain(pixel_mean),
+            "raw pixels": plain(pixel_mean),
             "pixel floor": ("" if pd.isna(pixel_mean) else
                             f"beaten by {c['mean'] - pixel_mean:.3f}" if c["mean"] > pixel_mean
                             else f"not beaten ({c['mean'] - pixel_mean:+.3f})"),

@@ -37,8 +37,9 @@ from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from cae import ablation, make_config, table1
-from cae.pipeline import RunArtifacts, composition_ks, reproduce, run_dir_for
+from cae import ablation, make_config, report
+from cae.pipeline import reproduce
+from cae.runs import RunArtifacts, composition_ks, run_dir_for
 
 # %% [markdown]
 # One call trains (or reads back) the run: both training phases, the elbow search, the
@@ -52,7 +53,7 @@ artifacts = reproduce(cfg, run_dir_for(cfg, runs_root), retrain=retrain)
 figures_dir = artifacts.run_dir / "figures"
 
 # %%
-Markdown(table1.provenance_note(artifacts))
+Markdown(report.provenance_note(artifacts))
 
 # %% [markdown]
 # ## The data
@@ -144,7 +145,7 @@ Image(filename=figures_dir / "prototypes.png")
 # each protocol's class scores, one-vs-rest over the ten digits.
 
 # %%
-table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
+report.metrics_view(artifacts.metrics, ["CAE (ours)"])
 
 # %% [markdown]
 # The same table for the floors every result should beat (majority class, raw pixels,

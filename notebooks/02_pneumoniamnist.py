@@ -32,8 +32,9 @@ allow_untrained_weights = True  # offline: run the ResNet-18 baselines untrained
 # %%
 from IPython.display import Image, Markdown, display
 
-from cae import make_config, table1
-from cae.pipeline import composition_ks, load, reproduce, run_dir_for
+from cae import make_config, report
+from cae.pipeline import load, reproduce
+from cae.runs import composition_ks, run_dir_for
 
 # %% [markdown]
 # Train (or read back) the run, with its protocols, floors, baselines and figures:
@@ -45,7 +46,7 @@ artifacts = reproduce(cfg, run_dir_for(cfg, runs_root), retrain=retrain)
 figures_dir = artifacts.run_dir / "figures"
 
 # %%
-Markdown(table1.provenance_note(artifacts))
+Markdown(report.provenance_note(artifacts))
 
 # %% [markdown]
 # ## The data
@@ -58,7 +59,7 @@ Markdown(table1.provenance_note(artifacts))
 
 # %%
 data = load(cfg)
-table1.class_proportions(data)
+report.class_proportions(data)
 
 # %% [markdown]
 # The first eight test images of each class. At 28 × 28 pixels the radiographs keep the
@@ -150,7 +151,7 @@ Image(filename=figures_dir / "prototypes.png")
 # above), in [Baselines and floors](03_baselines.ipynb).
 
 # %%
-table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
+report.metrics_view(artifacts.metrics, ["CAE (ours)"])
 
 # %% [markdown]
 # ## Summary

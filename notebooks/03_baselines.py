@@ -44,8 +44,9 @@ allow_untrained_weights = True  # False: stop when the ImageNet weights are miss
 # %%
 from IPython.display import Markdown
 
-from cae import make_config, table1
-from cae.pipeline import reproduce, run_dir_for
+from cae import make_config, report
+from cae.pipeline import reproduce
+from cae.runs import run_dir_for
 
 # %% tags=["nbval-ignore-output"]
 cfg = make_config(profile, dataset=dataset, seed=seed, data_dir=data_dir, device=device,
@@ -53,7 +54,7 @@ cfg = make_config(profile, dataset=dataset, seed=seed, data_dir=data_dir, device
 artifacts = reproduce(cfg, run_dir_for(cfg, runs_root), retrain=retrain)
 
 # %%
-Markdown(table1.provenance_note(artifacts))
+Markdown(report.provenance_note(artifacts))
 
 # %% [markdown]
 # ## Which weights?
@@ -61,7 +62,7 @@ Markdown(table1.provenance_note(artifacts))
 # Read from the run's metrics (the `weights` column every baseline row carries):
 
 # %%
-Markdown(table1.weights_warning(artifacts.metrics))
+Markdown(report.weights_warning(artifacts.metrics))
 
 # %% [markdown]
 # ## The two ResNet-18 baselines
@@ -69,7 +70,7 @@ Markdown(table1.weights_warning(artifacts.metrics))
 # `k` is the number of KMeans clusters the elbow chose on the ResNet-18 features.
 
 # %%
-table1.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
+report.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
 
 # %% [markdown]
 # ## The floors
@@ -80,7 +81,7 @@ table1.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
 # not beat the untrained encoder owes its score to the architecture, not to training.
 
 # %%
-table1.metrics_view(artifacts.metrics, ["majority class", "raw pixels", "untrained encoder"])
+report.metrics_view(artifacts.metrics, ["majority class", "raw pixels", "untrained encoder"])
 
 # %% [markdown]
 # ## Our model, for reference
@@ -89,7 +90,7 @@ table1.metrics_view(artifacts.metrics, ["majority class", "raw pixels", "untrain
 # [PneumoniaMNIST](02_pneumoniamnist.ipynb)):
 
 # %%
-table1.metrics_view(artifacts.metrics, ["CAE (ours)"])
+report.metrics_view(artifacts.metrics, ["CAE (ours)"])
 
 # %% [markdown]
 # ## Summary
