@@ -102,13 +102,14 @@ def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dic
 
 
 def score_rows(model: str, predictions: dict[str, dict[str, Prediction]], data: Dataset,
-               seed: int) -> list[dict]:
-    """One metrics row per protocol and eval split; clustering rows add NMI, ARI and k."""
+               seed: int, **labels: str) -> list[dict]:
+    """One metrics row per protocol and eval split (with `labels`, e.g. the baselines'
+    weights, on each); clustering rows add NMI, ARI and k."""
     rows = []
     for protocol, by_split in predictions.items():
         for split, pred in by_split.items():
             y = data.splits[split].labels
-            row = dict(model=model, split=split, protocol=protocol, seed=seed,
+            row = dict(model=model, split=split, protocol=protocol, seed=seed, **labels,
                        **classification_metrics(y, pred, data.n_classes))
             if pred.clusters is not None:
                 row.update(cluster_metrics(y, pred.clusters), k=pred.n_clusters)
@@ -141,14 +142,11 @@ def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
 def majority_rows(data: Dataset, seed: int) -> list[dict]:
     """The majority-class floor: predict the most frequent train label everywhere."""
     counts = torch.bincount(data.splits["train"].labels, minlength=data.n_classes)
-    rows = []
-    for split in data.eval_splits:
-        y = data.splits[split].labels
-        scores = np.tile((counts / counts.sum()).numpy(), (len(y), 1))
-        pred = Prediction(np.full(len(y), int(counts.argmax())), scores)
-        rows.append(dict(model="majority class", split=split, protocol="-", seed=seed,
-                         **classification_metrics(y, pred, data.n_classes)))
-    return rows
+    shares = (counts / counts.sum()).numpy()
+    predictions = {split: Prediction(np.full(len(data.splits[split]), int(counts.argmax())),
+                                     np.tile(shares, (len(data.splits[split]), 1)))
+                   for split in data.eval_splits}
+    return score_rows("majority class", {"-": predictions}, data, seed)
 
 
 def data_floor_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
@@ -240,17 +238,8 @@ def baseline_rows(cfg: RunConfig, data: Dataset) -> list[dict]:
     elbow, mapped = kmeans_baseline(feats["train"], train_y, eval_feats, data.n_classes,
                                     cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
                                     cfg.elbow_metric)
-    rows = []
-    for model_name, protocol, preds in (("ResNet18", "transfer", transfer),
-                                        ("Feature+KM", "stat", mapped)):
-        for split, pred in preds.items():
-            y = data.splits[split].labels
-            row = dict(model=model_name, split=split, protocol=protocol, seed=cfg.seed,
-                       weights=weights, **classification_metrics(y, pred, data.n_classes))
-            if pred.clusters is not None:
-                row.update(cluster_metrics(y, pred.clusters), k=pred.n_clusters)
-            rows.append(row)
-    return rows
+    return (score_rows("ResNet18", {"transfer": transfer}, data, cfg.seed, weights=weights)
+            + score_rows("Feature+KM", {"stat": mapped}, data, cfg.seed, weights=weights))
 
 
 def decode_prototypes(nets: Networks, h_train: torch.Tensor, cfg: RunConfig,
