@@ -114,10 +114,13 @@ table1.floors_table(summary)
 # profile keeps the paper's schedule and networks and sets the choices the paper leaves
 # open from the val screen of the method chapter ({ref}`val-screen`): no horizontal
 # flip on either dataset (on MNIST a mirrored digit is another symbol), the elbow searched
-# over k ≤ 30 on MNIST, and the paper's proposed clustering head learned on the frozen
-# encoder (SCAN on MNIST, N2D on PneumoniaMNIST). The test split was read only for these tables. Below: the runs, each accuracy
-# cell against the paper and the raw-pixel floor (the head's protocol (a) as a line of
-# its own), Hungarian accuracy, and what changed from the paper-faithful runs.
+# over k ≤ 30 on MNIST, one KMeans restart (restarts changed nothing on val), and the
+# paper's proposed clustering head learned on the frozen encoder (SCAN on MNIST, N2D on
+# PneumoniaMNIST). The test split was read only for these tables. Below: the runs, each
+# accuracy cell against the paper and the raw-pixel floor (the head's protocol (a) as a
+# line of its own), Hungarian accuracy, and what changed from the paper-faithful runs.
+# The raw-pixel floors of these runs were computed once per dataset (seed 0) and shared,
+# so they carry no interval.
 
 # %%
 if table1.has_runs(runs_root, validated_profile):
@@ -143,11 +146,40 @@ if table1.has_runs(runs_root, validated_profile):
 # **What moved which number**: the mean accuracy of the paper-faithful runs (`before`)
 # and of the validated runs (`after`) per protocol. On MNIST, kNN and the linear probe
 # move with the flip (the encoder is the only thing they read); protocol (a) moves with
-# the elbow's range; the clustering head is new.
+# the elbow's range; the clustering head is new. (MNIST's paper-faithful runs have no
+# val split, so their val cells are empty.)
 
 # %%
 if table1.has_runs(runs_root, validated_profile):
     display(table1.profile_change(summary, validated))
+
+# %% [markdown]
+# **What the validated rows say** (test split; mean and 95% interval over 2 MNIST and 5
+# PneumoniaMNIST seeds, from the tables above):
+#
+# - **MNIST, the representation.** kNN (0.983) and the linear probe (0.981) meet the
+#   paper's 0.98 and now beat raw pixels (0.973 and 0.903); dropping the flip is what
+#   moved them (+0.011 and +0.009 over the paper-faithful runs).
+# - **MNIST, protocol (a).** The wider elbow range lifts it from 0.364 to 0.821
+#   [0.679, 0.962], well above raw pixels (0.604), but the mean misses the paper's 0.90.
+#   The measured reason: the elbow stops at 11 and 10 clusters, where KMeans on the
+#   latents still holds one cluster that mixes 4, 8 and 9 (seed 0) or 8, 9 and 2
+#   (seed 1), with those digits' other images split over further clusters (the runs'
+#   composition figures); the same KMeans at k = 10 scores 0.799 Hungarian accuracy.
+#   Protocol (a) would pass 0.90 only near 20 clusters (`mapping_vs_k.json`), which the
+#   elbow does not choose.
+# - **MNIST, the clustering head.** SCAN on the frozen encoder, with one cluster per
+#   digit and no labels, reaches 0.970 [0.948, 0.992], both as protocol (a) and as
+#   Hungarian accuracy: above the 0.90 target and the 0.95 stretch target.
+# - **PneumoniaMNIST.** The validated choices barely move it (kNN +0.007, linear
+#   +0.001, protocol (a) -0.011 against the paper-faithful runs): five of the six paper
+#   cells are met, and protocol (a) on test, 0.729 [0.709, 0.749], misses 0.73 by 0.001,
+#   inside its interval. kNN beats raw pixels on test (0.857 against 0.824); the linear
+#   probe, 0.864 [0.855, 0.872], stays just below raw pixels' 0.872, and on val raw
+#   pixels beat every protocol. The learned head does not help here: with two clusters
+#   the N2D head's clusters are unrelated to the labels (NMI about 0.01), the same finding
+#   as the val screen's: pneumonia and normal are not the two main groups of this latent
+#   space.
 
 # %% [markdown]
 # (ablation-results)=
