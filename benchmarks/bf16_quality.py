@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cae.runs import finished_under
-from cae.runtime import cpu_name, cpu_supports_bf16
+from cae.runtime import cpu_flags, cpu_name, cpu_supports_bf16
 from cae.table1 import t_interval
 
 PROTOCOLS = ("knn", "lin")
@@ -78,9 +78,7 @@ def main() -> None:
         for precision in ("bf16", "fp32"):
             run(args.data_dir, seed, precision,
                 args.runs / f"pneumoniamnist-quick-{precision}-seed{seed}")
-    flags = sorted(set(Path("/proc/cpuinfo").read_text().split())
-                   & {"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"})
-    result = {"cpu": cpu_name(), "cpu_flags": flags, "profile": "quick",
+    result = {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "profile": "quick",
               "dataset": "pneumoniamnist", "cells": compare(args.runs)}
     print(json.dumps(result, indent=2))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ from cae.config import make_config
 from cae.data import load_dataset
 from cae.losses import warmup_loss
 from cae.optim import make_lars
-from cae.runtime import cpu_name, resolve_device, resolve_precision, to_float
+from cae.runtime import (cpu_flags, cpu_name, peak_rss_mb, resolve_device, resolve_precision,
+                         to_float)
 from cae.train import Networks, build_networks, fit_prototypes, phase1_step, phase2_step, place
 
 
@@ -126,21 +127,6 @@ def flops_per_pair(images: torch.Tensor, cfg) -> float:
     with FlopCounterMode(display=False) as counter:
         phase1_step(nets, x, cfg, g, torch.device("cpu"), "fp32")
     return counter.get_total_flops() / len(x)
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
-    """The CPU features that decide the speed of this benchmark, as /proc/cpuinfo lists them."""
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:
-        return []
-    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process and of its finished children, in MB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return own / 1024
 
 
 def reproduce_wall_time(data_dir: str | None, device: str) -> dict:

@@ -33,6 +33,15 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if platform.system() == "Darwin" else peak / 2**10  # bytes / KiB
 
 
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The CPU features that decide training speed (AVX2, AVX-512, bf16 units), as cpuinfo lists them."""
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return []
+    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
+
+
 def cpu_supports_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True on CPUs with native bf16 units (AMX-BF16 or AVX512-BF16), read from cpuinfo.
 
