@@ -2,7 +2,9 @@
 
 Every function returns a `matplotlib.figure.Figure` built without pyplot, so no global
 state is touched, nothing leaks and a notebook shows each figure once (as the cell's
-value, through `_repr_png_`); the CLI writes it with `save_figure`.
+value, through `_repr_png_`); the CLI writes it with `save_figure`. The statistical
+plots (curves, composition heatmap) are seaborn's, drawn onto the figure's own axes;
+the elbow is yellowbrick's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import seaborn as sns
 import torch
 from matplotlib import colormaps, patheffects
 from matplotlib.axes import Axes
@@ -101,15 +105,19 @@ def training_curves(history: dict[str, list[float]], phase1_epochs: int) -> Figu
     n_panels = 1 + ("lr" in history)
     fig = _figure(7, 2.6 * n_panels + 0.4)
     axes = fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0]
-    colors = iter(_colors(len(losses)))
-    for name, values in losses.items():
-        start = phase1_epochs + 1 if name.startswith("phase2_") else 1
-        color = _LINE_COLORS.get(name, next(colors))
-        axes[0].plot(np.arange(start, start + len(values)), values, label=name, color=color)
+    palette = {name: _LINE_COLORS.get(name, color)
+               for name, color in zip(losses, _colors(len(losses))) if losses[name]}
+    long = pd.DataFrame([{"epoch": i + (phase1_epochs + 1 if name.startswith("phase2_") else 1),
+                          "loss": value, "curve": name}
+                         for name in palette for i, value in enumerate(losses[name])])
+    if palette:
+        sns.lineplot(long, x="epoch", y="loss", hue="curve", hue_order=list(palette),
+                     palette=palette, estimator=None, ax=axes[0])
     axes[0].set_yscale("log")
     axes[0].set_ylabel("loss")
     if "lr" in history:
-        axes[1].plot(np.arange(1, len(history["lr"]) + 1), history["lr"], color=PALETTE[0])
+        sns.lineplot(x=np.arange(1, len(history["lr"]) + 1), y=history["lr"], color=PALETTE[0],
+                     estimator=None, ax=axes[1])
         axes[1].set_ylabel("learning rate")
     for ax in axes:
         ax.axvline(phase1_epochs + 0.5, color="0.4", linestyle="--", linewidth=1,
@@ -237,25 +245,32 @@ def _score_axes(ax: Axes, ks: Sequence[int]) -> None:
 def accuracy_vs_k(ks: Sequence[int], mapped_acc: Sequence[float], nmi: Sequence[float],
                   ari: Sequence[float], chosen_k: int) -> Figure:
     """Mapped accuracy, NMI and ARI against k: more clusters inflate the mapped accuracy."""
+    scores = {"mapped accuracy": mapped_acc, "NMI": nmi, "ARI": ari}
+    long = pd.DataFrame([{"k": k, "score": float(value), "metric": name}
+                         for name, values in scores.items() for k, value in zip(ks, values)])
     fig = _figure(5.5, 3.5)
     ax = fig.subplots()
-    for values, name, color in ((mapped_acc, "mapped accuracy", PALETTE[0]),
-                                (nmi, "NMI", PALETTE[2]), (ari, "ARI", PALETTE[6])):
-        ax.plot(list(ks), list(values), marker="o", label=name, color=color)
+    sns.lineplot(long, x="k", y="score", hue="metric", hue_order=list(scores), marker="o",
+                 palette=dict(zip(scores, (PALETTE[0], PALETTE[2], PALETTE[6]))),
+                 estimator=None, ax=ax)
     ax.axvline(chosen_k, color="0.4", linestyle="--", linewidth=1, label=f"elbow: k = {chosen_k}")
     _score_axes(ax, ks)
     return fig
 
 
 def against_k_comparison(ks: Sequence[int], curves: dict[str, dict[str, Sequence[float]]]) -> Figure:
-    """Mapped accuracy (solid) and NMI (dashed) against k for several named runs."""
+    """Mapped accuracy (solid) and NMI (dashed) against k for several named runs.
+
+    One labelled line per run and score, so the legend reads "run: score".
+    """
     fig = _figure(5.5, 3.5)
     ax = fig.subplots()
     for (name, scores), color in zip(curves.items(), _colors(len(curves))):
-        ax.plot(list(ks), list(scores["accuracy"]), marker="o", color=color,
-                label=f"{name}: mapped accuracy")
-        ax.plot(list(ks), list(scores["nmi"]), marker="s", linestyle="--", color=color,
-                label=f"{name}: NMI")
+        for key, shown, marker, linestyle in (("accuracy", "mapped accuracy", "o", "-"),
+                                              ("nmi", "NMI", "s", "--")):
+            sns.lineplot(x=list(ks), y=[float(v) for v in scores[key]], marker=marker,
+                         linestyle=linestyle, color=color, label=f"{name}: {shown}",
+                         estimator=None, ax=ax)
     _score_axes(ax, ks)
     return fig
 
@@ -266,21 +281,18 @@ def composition_heatmap(counts: ArrayLike, class_names: Sequence[str]) -> Figure
     fractions = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     order = np.lexsort((-fractions.max(1), fractions.argmax(1)))
     k, n_classes = counts.shape
+    shown = fractions[order]
     fig = _figure(1.2 + 0.45 * n_classes, 1.0 + 0.4 * k)
     ax = fig.subplots()
-    image = ax.imshow(fractions[order], cmap="Blues", vmin=0, vmax=1, aspect="auto")
-    for row, cluster in enumerate(order):
-        for col in range(n_classes):
-            value = fractions[cluster, col]
-            if value >= 0.05:
-                ax.text(col, row, f"{value:.2f}".lstrip("0"), ha="center", va="center",
-                        fontsize="x-small", color="white" if value > 0.6 else "black")
-    ax.set_xticks(range(n_classes), [str(name) for name in class_names])
-    ax.set_yticks(range(k), [f"{cluster} (n={int(counts[cluster].sum())})" for cluster in order])
+    annotations = np.where(shown >= 0.05, np.char.lstrip(np.char.mod("%.2f", shown), "0"), "")
+    sns.heatmap(shown, ax=ax, cmap="Blues", vmin=0, vmax=1, cbar_kws={"shrink": 0.8},
+                annot=annotations, fmt="", annot_kws={"fontsize": "x-small"},
+                xticklabels=[str(name) for name in class_names],
+                yticklabels=[f"{cluster} (n={int(counts[cluster].sum())})" for cluster in order])
+    ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel("true class")
     ax.set_ylabel("cluster (size)")
     ax.set_title(f"k = {k}: share of each cluster's images by class", fontsize="small")
-    fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
 

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import base64
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import to_hex
 
 from cae import figures
 
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def no_global_pyplot_state():
+    """Drawing a figure opens no pyplot figure and changes no rcParams (seaborn's style included)."""
+    rc = dict(mpl.rcParams)
+    yield
+    assert plt.get_fignums() == []
+    assert dict(mpl.rcParams) == rc
+
+
 def _images(axes) -> int:
     return sum(len(ax.images) for ax in axes)
+
+
+def _data_lines(ax) -> list:
+    """The drawn curves: seaborn also adds empty lines for its legend, and axvline is vertical."""
+    return [line for line in ax.lines if len(line.get_xdata()) > 0 and
+            len(set(np.asarray(line.get_xdata(), dtype=float))) > 1]
 
 
 def test_dataset_montage_one_row_per_class_and_blank_cells():
@@ -42,9 +60,19 @@ def test_training_curves_offsets_phase2_and_adds_lr_panel():
                "phase2_mse": [0.03, 0.02], "lr": [0.01, 0.1, 0.25, 0.2, 0.05]}
     fig = figures.training_curves(history, phase1_epochs=3)
     assert len(fig.axes) == 2
-    phase2 = next(line for line in fig.axes[0].lines if line.get_label() == "phase2_mse")
-    assert phase2.get_xdata().tolist() == [4, 5]
+    losses = _data_lines(fig.axes[0])
+    assert [line.get_ydata().tolist() for line in losses] == [
+        history[name] for name in ("nt_xent", "mse", "total", "phase2_mse")]
+    assert [line.get_xdata().tolist() for line in losses] == [[1, 2, 3]] * 3 + [[4, 5]]
+    assert [to_hex(line.get_color()).upper() for line in losses] == [
+        figures._LINE_COLORS[name] for name in ("nt_xent", "mse", "total", "phase2_mse")]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["nt_xent", "mse", "total", "phase2_mse", "phase 2 starts"]
+    assert fig.axes[0].get_yscale() == "log"
+    assert _data_lines(fig.axes[1])[0].get_ydata().tolist() == history["lr"]
     assert len(figures.training_curves({"total": [1.0, 0.5]}, 2).axes) == 1
+    empty = figures.training_curves({"total": [1.0, 0.5], "phase2_mse": []}, 2).axes[0]
+    assert [t.get_text() for t in empty.get_legend().get_texts()] == ["total", "phase 2 starts"]
 
 
 def test_elbow_and_accuracy_vs_k_mark_the_choice():
@@ -55,18 +83,33 @@ def test_elbow_and_accuracy_vs_k_mark_the_choice():
     assert elbow.axes[0].lines[0].get_ydata().tolist() == [10.0, 5.0, 4.0, 3.5]
     silhouette = figures.elbow_curve(ks, [0.2, 0.5, 0.4, 0.3], chosen_k=3, metric="silhouette")
     assert "Silhouette" in silhouette.axes[0].get_title()
-    scores = figures.accuracy_vs_k(ks, [0.7, 0.8, 0.85, 0.9], [0.2, 0.25, 0.3, 0.3],
-                                   [0.1, 0.15, 0.1, 0.05], chosen_k=3)
-    labels = [t.get_text() for t in scores.axes[0].get_legend().get_texts()]
+    values = [[0.7, 0.8, 0.85, 0.9], [0.2, 0.25, 0.3, 0.3], [0.1, 0.15, 0.1, 0.05]]
+    scores = figures.accuracy_vs_k(ks, *values, chosen_k=3).axes[0]
+    labels = [t.get_text() for t in scores.get_legend().get_texts()]
     assert labels == ["mapped accuracy", "NMI", "ARI", "elbow: k = 3"]
+    curves = _data_lines(scores)
+    assert [line.get_ydata().tolist() for line in curves] == values
+    assert all(line.get_xdata().tolist() == ks for line in curves)
+    assert [to_hex(line.get_color()).upper() for line in curves] == [
+        figures.PALETTE[0], figures.PALETTE[2], figures.PALETTE[6]]
+    assert [t.get_text() for t in scores.get_xticklabels()] == ["2", "3", "4", "5"]
 
 
-def test_composition_heatmap_orders_clusters_by_majority_class():
-    counts = np.array([[0, 9, 1], [8, 2, 0], [0, 0, 0]])  # cluster 2 is empty
+def test_composition_heatmap_orders_clusters_and_annotates_fractions():
+    counts = np.array([[0, 9, 1], [8, 2, 0], [0, 0, 0], [1, 0, 99]])  # cluster 2 is empty
     fig = figures.composition_heatmap(counts, ["a", "b", "c"])
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["1 (n=10)", "2 (n=0)", "0 (n=10)"]
-    np.testing.assert_allclose(ax.images[0].get_array(), [[0.8, 0.2, 0], [0, 0, 0], [0, 0.9, 0.1]])
+    assert len(fig.axes) == 2  # the heatmap and its colour bar
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1 (n=10)", "2 (n=0)", "0 (n=10)",
+                                                            "3 (n=100)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert all(t.get_rotation() == 0 for t in ax.get_yticklabels())
+    np.testing.assert_allclose(ax.collections[0].get_array().reshape(4, 3),
+                               [[0.8, 0.2, 0], [0, 0, 0], [0, 0.9, 0.1], [0.01, 0, 0.99]])
+    # shares under 0.05 are left blank; the rest read without a leading zero
+    assert [t.get_text() for t in ax.texts] == [".80", ".20", "", "", "", "", "", ".90", ".10",
+                                                "", "", ".99"]
+    assert ax.get_title() == "k = 4: share of each cluster's images by class"
 
 
 def test_tsne_embedding_is_seeded_subsamples_and_maps_prototypes():
@@ -127,8 +170,13 @@ def test_returned_figure_renders_in_jupyter_without_pyplot():
 
 
 def test_against_k_comparison_draws_accuracy_and_nmi_per_run():
-    fig = figures.against_k_comparison([2, 3], {"a": {"accuracy": [0.5, 0.6], "nmi": [0.1, 0.2]},
-                                                "b": {"accuracy": [0.4, 0.7], "nmi": [0.2, 0.3]}})
-    labels = [line.get_label() for line in fig.axes[0].lines]
+    curves = {"a": {"accuracy": [0.5, 0.6], "nmi": [0.1, 0.2]},
+              "b": {"accuracy": [0.4, 0.7], "nmi": [0.2, 0.3]}}
+    ax = figures.against_k_comparison([2, 3], curves).axes[0]
+    labels = [line.get_label() for line in ax.lines]
     assert labels == ["a: mapped accuracy", "a: NMI", "b: mapped accuracy", "b: NMI"]
-    assert fig.axes[0].lines[3].get_ydata().tolist() == [0.2, 0.3]
+    assert [line.get_ydata().tolist() for line in ax.lines] == [
+        [0.5, 0.6], [0.1, 0.2], [0.4, 0.7], [0.2, 0.3]]
+    assert [line.get_linestyle() for line in ax.lines] == ["-", "--", "-", "--"]
+    assert ax.lines[0].get_color() == ax.lines[1].get_color() != ax.lines[2].get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
