@@ -20,6 +20,7 @@ from cae.errors import CaeError
 PRECISIONS = ("auto", "fp32", "bf16")
 ELBOW_METRICS = ("distortion", "calinski_harabasz", "silhouette")
 HEAD_METHODS = ("scan", "n2d")
+CLUSTER_SPACES = ("h", "z")
 
 # Fields that do not change what a run computes: they may differ on resume.
 _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
@@ -31,7 +32,7 @@ _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
 _ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True, "val_holdout": 0,
                  "elbow_metric": "distortion", "head_method": "scan", "head_neighbours": 20,
                  "head_epochs": 40, "head_entropy_weight": 5.0, "head_restarts": 4,
-                 "head_self_label_epochs": 10}
+                 "head_self_label_epochs": 10, "cluster_on": "h"}
 
 
 @dataclass
@@ -87,6 +88,7 @@ class RunConfig:
     kmeans_n_init: int = 10
     elbow_metric: str = "distortion"  # yellowbrick's score: distortion, calinski_harabasz, silhouette
     assign_temperature: float = 0.1
+    cluster_on: str = "h"  # what KMeans, the prototypes and s see: latent h or projection z
 
     # clustering head on the frozen encoder (the paper's future work; see cae.cluster_head)
     head_method: str = "scan"  # scan (neighbour consistency + entropy) or n2d (UMAP + GMM)
@@ -140,6 +142,7 @@ class RunConfig:
             (self.elbow_metric in ELBOW_METRICS, f"elbow_metric must be one of {ELBOW_METRICS}"),
             (self.kmeans_n_init >= 1, "kmeans_n_init must be >= 1"),
             (self.head_method in HEAD_METHODS, f"head_method must be one of {HEAD_METHODS}"),
+            (self.cluster_on in CLUSTER_SPACES, f"cluster_on must be one of {CLUSTER_SPACES}"),
             (min(self.head_neighbours, self.head_epochs, self.head_restarts) >= 1,
              "head_neighbours, head_epochs and head_restarts must be >= 1"),
             (self.head_entropy_weight >= 0 and self.head_self_label_epochs >= 0,

@@ -7,7 +7,7 @@ finished run with the same config unless asked to retrain.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from cae import figures
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
 from cae.cluster_head import HeadSettings, head_clusters
-from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, soft_assign
+from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, nearest_prototype, soft_assign
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.errors import CaeError
@@ -26,10 +26,11 @@ from cae.evaluate import (Prediction, classification_metrics, cluster_compositio
                           hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
                           mapping_protocol, metrics_table)
 from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
-from cae.runs import (HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_against_k,
-                      read_json, write_json, write_metrics)
+from cae.runs import (HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json,
+                      write_json, write_metrics)
 from cae.runtime import encode, resolve_device, resolve_precision, to_float
-from cae.train import Networks, build_networks, read_checkpoint, restore_networks, train
+from cae.train import (Networks, build_networks, clustered, read_checkpoint, restore_networks,
+                       train)
 
 
 def load(cfg: RunConfig) -> Dataset:
@@ -82,23 +83,36 @@ def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False
     return state.seconds
 
 
-def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
-                  prototypes: torch.Tensor, cfg: RunConfig) -> list[dict]:
-    """The three protocols and Hungarian accuracy on one representation, on every eval split."""
+def protocol_predictions(train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
+                         prototypes: torch.Tensor, cfg: RunConfig,
+                         clustered_hs: dict[str, torch.Tensor] | None = None
+                         ) -> dict[str, dict[str, Prediction]]:
+    """The three protocols and Hungarian accuracy on one representation, on every eval split:
+    protocol -> split -> prediction. kNN and the linear probe read h; protocol (a) and
+    Hungarian accuracy cluster `clustered_hs` (every split, train included; default h),
+    the space the prototypes live in."""
     train_y = data.splits["train"].labels
-    train_clusters, eval_clusters = kmeans_clusters(train_h, eval_hs, data.n_classes, cfg.seed,
+    c = clustered_hs or {"train": train_h, **eval_hs}
+    eval_cs = {s: c[s] for s in eval_hs}
+    train_clusters, eval_clusters = kmeans_clusters(c["train"], eval_cs, data.n_classes, cfg.seed,
                                                     cfg.kmeans_n_init)
-    predictions: dict[str, dict[str, Prediction]] = {
-        "stat": {s: mapping_protocol(train_h, train_y, h, prototypes, data.n_classes)
-                 for s, h in eval_hs.items()},
+    return {
+        "stat": {s: mapping_protocol(c["train"], train_y, v, prototypes, data.n_classes)
+                 for s, v in eval_cs.items()},
         "knn": {s: knn_protocol(train_h, train_y, h, data.n_classes, cfg.knn_k)
                 for s, h in eval_hs.items()},
         "lin": linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
                             cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed),
-        "hungarian": {s: hungarian_protocol(train_clusters, train_y, c, data.n_classes)
-                      for s, c in eval_clusters.items()},
+        "hungarian": {s: hungarian_protocol(train_clusters, train_y, v, data.n_classes)
+                      for s, v in eval_clusters.items()},
     }
-    return score_rows(model, predictions, data, cfg.seed)
+
+
+def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
+                  prototypes: torch.Tensor, cfg: RunConfig) -> list[dict]:
+    """`protocol_predictions` on h alone, as metrics rows."""
+    return score_rows(model, protocol_predictions(train_h, data, eval_hs, prototypes, cfg), data,
+                      cfg.seed)
 
 
 def score_rows(model: str, predictions: dict[str, dict[str, Prediction]], data: Dataset,
@@ -173,7 +187,8 @@ def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: s
 
 
 def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig) -> dict:
-    """Protocol (a) for every k of the elbow's range: mapped accuracy, NMI and ARI per eval split.
+    """Protocol (a) for every k of the elbow's range: mapped accuracy, NMI and ARI per eval
+    split, on the clustered vectors h (h or z, every split).
 
     More clusters make each cluster purer, so the mapped accuracy rises with k whether or
     not the clusters mean anything; NMI and ARI do not reward that. `composition` holds,
@@ -213,15 +228,17 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     precision = resolve_precision(cfg.precision, device)
     nets = load_networks(cfg, run_dir, data.n_channels, device)
     h = {s: encode(nets.encoder, data.splits[s].images, device, precision) for s in data.splits}
+    c = {s: clustered(nets, v, cfg) for s, v in h.items()}
     eval_hs = {s: h[s] for s in data.eval_splits}
-    prototypes = nets.prototypes.cpu()
-    rows = protocol_rows("CAE (ours)", h["train"], data, eval_hs, prototypes, cfg)
+    predictions = protocol_predictions(h["train"], data, eval_hs, nets.prototypes.cpu(), cfg, c)
+    rows = score_rows("CAE (ours)", predictions, data, cfg.seed)
     rows += head_rows(HEAD_MODEL, h["train"], data, eval_hs, cfg)
     if floors:
         rows += floor_rows(data, cfg, device, precision, Path(run_dir).parent / CACHE_DIR)
     table = metrics_table(rows)
-    write_json(run_dir / "mapping_vs_k.json", mapping_against_k(h, data, cfg))
-    draw_figures(cfg, data, nets, h, run_dir, device)
+    against_k = mapping_against_k(c, data, cfg)
+    write_json(run_dir / "mapping_vs_k.json", against_k)
+    draw_figures(RunResults(cfg, data, nets, h, c, predictions["stat"], against_k), run_dir, device)
     return table
 
 
@@ -242,21 +259,48 @@ def baseline_rows(cfg: RunConfig, data: Dataset) -> list[dict]:
             + score_rows("Feature+KM", {"stat": mapped}, data, cfg.seed, weights=weights))
 
 
-def decode_prototypes(nets: Networks, h_train: torch.Tensor, cfg: RunConfig,
+@dataclass
+class RunResults:
+    """What `evaluate_run` computed, for the figures: networks, latents h and clustered
+    vectors c of every split, protocol (a)'s predictions per eval split, protocol (a)
+    against k."""
+
+    cfg: RunConfig
+    data: Dataset
+    nets: Networks
+    h: dict[str, torch.Tensor]
+    c: dict[str, torch.Tensor]
+    mapping: dict[str, Prediction]
+    against_k: dict
+
+
+def prototype_latents(nets: Networks, h_train: torch.Tensor, c_train: torch.Tensor,
+                      cluster_on: str) -> torch.Tensor:
+    """One latent h per prototype, for the decoder: the prototype's direction at the median
+    latent norm when h is clustered; the mean h of its nearest train members when z is."""
+    prototypes = nets.prototypes.float().cpu()
+    if cluster_on == "h":
+        return F.normalize(prototypes, dim=1) * h_train.norm(dim=1).median()
+    members = nearest_prototype(c_train.float(), prototypes)
+    return torch.stack([h_train[members == i].mean(0) if (members == i).any()
+                        else torch.zeros(h_train.shape[1]) for i in range(len(prototypes))])
+
+
+def decode_prototypes(nets: Networks, h_train: torch.Tensor, c_train: torch.Tensor, cfg: RunConfig,
                       device: torch.device) -> torch.Tensor:
-    """Images of the prototypes: each direction scaled to the median latent norm, decoded with its own s."""
-    scale = h_train.norm(dim=1).median()
-    protos = F.normalize(nets.prototypes.float(), dim=1) * scale.to(device)
+    """Images of the prototypes: each prototype's latent (`prototype_latents`) decoded with
+    the prototype's own soft assignment s."""
+    latents = prototype_latents(nets, h_train, c_train, cfg.cluster_on).to(device)
     with torch.no_grad():
         nets.cond_decoder.eval()
-        return nets.cond_decoder(protos, soft_assign(protos, nets.prototypes,
-                                                     cfg.assign_temperature)).float().cpu()
+        return nets.cond_decoder(latents, soft_assign(nets.prototypes, nets.prototypes,
+                                                      cfg.assign_temperature)).float().cpu()
 
 
-def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, torch.Tensor],
-                 run_dir: Path, device: torch.device) -> None:
+def draw_figures(results: RunResults, run_dir: Path, device: torch.device) -> None:
     """Write the run's figures: montage, curves, elbow, protocol (a) against k, cluster
-    composition, t-SNE, reconstructions, prototypes."""
+    composition, t-SNE of the clustered space, reconstructions, prototypes."""
+    cfg, data, nets = results.cfg, results.data, results.nets
     out = run_dir / "figures"
     history, elbow = read_json(run_dir / "history.json"), read_json(run_dir / "elbow.json")
     split = data.eval_splits[-1]
@@ -267,7 +311,7 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     figures.save_figure(figures.elbow_curve(elbow["ks"], elbow.get("scores") or elbow["inertias"],
                                             elbow["k"], elbow.get("metric", "distortion")),
                         out / "elbow.png")
-    against_k = read_against_k(run_dir)
+    against_k = results.against_k
     for name in data.eval_splits:
         scores = against_k[name]
         figures.save_figure(figures.accuracy_vs_k(against_k["ks"], scores["accuracy"],
@@ -279,9 +323,8 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
                                 out / f"composition_{name}_k{k}.png")
     prototypes = nets.prototypes.cpu()
     for name in data.eval_splits:
-        mapping = mapping_protocol(h["train"], data.splits["train"].labels, h[name], prototypes,
-                                   data.n_classes)
-        points, proto_points, index = figures.tsne_embedding(h[name], prototypes, cfg.seed,
+        mapping = results.mapping[name]
+        points, proto_points, index = figures.tsne_embedding(results.c[name], prototypes, cfg.seed,
                                                              cfg.tsne_samples)
         panels = figures.tsne_panels(points, proto_points, data.splits[name].labels.numpy()[index],
                                      mapping.clusters[index], mapping.y_pred[index],
@@ -290,14 +333,16 @@ def draw_figures(cfg: RunConfig, data: Dataset, nets: Networks, h: dict[str, tor
     x = images[:8].to(device)
     with torch.no_grad():
         hx = nets.encoder(to_float(x, False))
-        recon = nets.cond_decoder(hx, soft_assign(hx, nets.prototypes, cfg.assign_temperature))
+        s = soft_assign(clustered(nets, hx, cfg), nets.prototypes, cfg.assign_temperature)
+        recon = nets.cond_decoder(hx, s)
     figures.save_figure(figures.reconstruction_grid(images[:8], recon.float().cpu()),
                         out / "reconstructions.png")
-    cluster_labels = mapping_protocol(h["train"], data.splits["train"].labels, prototypes,
+    c_train = results.c["train"]
+    cluster_labels = mapping_protocol(c_train, data.splits["train"].labels, prototypes,
                                       prototypes, data.n_classes).y_pred
     titles = [f"cluster {i} -> {data.class_names[c]}" for i, c in enumerate(cluster_labels)]
-    figures.save_figure(figures.decoded_prototypes(decode_prototypes(nets, h["train"], cfg, device),
-                                                   titles), out / "prototypes.png")
+    latents = decode_prototypes(nets, results.h["train"], c_train, cfg, device)
+    figures.save_figure(figures.decoded_prototypes(latents, titles), out / "prototypes.png")
 
 
 def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,

@@ -2,7 +2,8 @@
 
 Phase 1 (warm-up) updates encoder, projector and decoder with NT-Xent + alpha * MSE.
 Then the encoder is frozen, KMeans + elbow on its latents gives the prototypes, and
-phase 2 trains only the conditional decoder on softmax(cos(h, prototypes) / T).
+phase 2 trains only the conditional decoder on softmax(cos(h, prototypes) / T). With
+`cluster_on = "z"` the clustering and s see the projections z = projector(h) instead.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Networks:
     projector: Projector
     decoder: Decoder
     cond_decoder: ConditionalDecoder | None = None
-    prototypes: torch.Tensor | None = None  # (k, latent_dim), in L2-normalised latent space
+    prototypes: torch.Tensor | None = None  # (k, d) in the L2-normalised clustered space (h or z)
 
 
 @dataclass
@@ -80,13 +81,29 @@ def augment_params(cfg: RunConfig) -> AugmentParams:
                          cfg.noise_std, cfg.crop_scale)
 
 
+def clustered(nets: Networks, h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
+    """What KMeans, the prototypes and the soft assignment see: the latents h, or their
+    projections z (projector in eval mode, no gradient) when `cfg.cluster_on == "z"`.
+    The result lies on h's device."""
+    if cfg.cluster_on == "h":
+        return h
+    projector, was_training = nets.projector, nets.projector.training
+    projector.eval()
+    with torch.no_grad():
+        z = projector(h.to(next(projector.parameters()).device)).float().to(h.device)
+    projector.train(was_training)
+    return z
+
+
 def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
                    precision: str) -> ElbowResult:
-    """Freeze the encoder, run KMeans + elbow on its L2-normalised latents, store the centroids."""
+    """Freeze the encoder, run KMeans + elbow on the L2-normalised clustered vectors (h or z),
+    store the centroids."""
     for p in nets.encoder.parameters():
         p.requires_grad_(False)
-    h = F.normalize(encode(nets.encoder, images, device, precision), dim=1).numpy()
-    elbow = kmeans_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init, cfg.elbow_metric)
+    h = clustered(nets, encode(nets.encoder, images, device, precision), cfg)
+    elbow = kmeans_elbow(F.normalize(h, dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
+                         cfg.kmeans_n_init, cfg.elbow_metric)
     nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
     with torch.random.fork_rng(devices=[]):  # same init whether or not the run was resumed
         torch.manual_seed(cfg.seed)
@@ -204,14 +221,15 @@ def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
 def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
     """One phase-2 step's gradients: the frozen encoder's latents of two views, their soft
-    assignment s to the prototypes, and the MSE of the conditional decoder's
-    reconstructions from (h, s). Returns the detached MSE as a 1-element tensor."""
+    assignment s to the prototypes (from h or z, see `clustered`), and the MSE of the
+    conditional decoder's reconstructions from (h, s). Returns the detached MSE as a
+    1-element tensor."""
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
     with autocast(device, precision):
         with torch.no_grad():
             h = nets.encoder(torch.cat([x1, x2])).float()
-            s = soft_assign(h, nets.prototypes, cfg.assign_temperature)
+            s = soft_assign(clustered(nets, h, cfg), nets.prototypes, cfg.assign_temperature)
         y = nets.cond_decoder(h, s)
     mse = reconstruction(x1, y[:n]) + reconstruction(x2, y[n:])
     mse.backward()
