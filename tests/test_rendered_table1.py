@@ -9,6 +9,7 @@ stale notebook output, a hand-edited number or a missing run fails this test.
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -17,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cae import ablation, table1
+from cae import ablation, glance, table1
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -52,16 +53,22 @@ class _TableCells(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def rendered_tables() -> list[list[list[str]]]:
-    """Data cells of every table on the built Table 1 page (building the book if needed)."""
+def rendered_page() -> str:
+    """The built Table 1 page's HTML (building the book if needed)."""
     if not PAGE.is_file() or PAGE.stat().st_mtime < NOTEBOOK.stat().st_mtime:
         jupyter_book = Path(sys.executable).parent / "jupyter-book"
         built = subprocess.run([str(jupyter_book), "build", str(ROOT), "--warningiserror"],
                                cwd=ROOT, capture_output=True, text=True)
         if built.returncode:
             pytest.fail(f"the book does not build:\n{built.stdout[-3000:]}{built.stderr[-3000:]}")
+    return PAGE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def rendered_tables(rendered_page) -> list[list[list[str]]]:
+    """Data cells of every table on the built Table 1 page."""
     parser = _TableCells()
-    parser.feed(PAGE.read_text(encoding="utf-8"))
+    parser.feed(rendered_page)
     return [[row for row in table if row] for table in parser.tables]
 
 
@@ -81,6 +88,7 @@ def _validated() -> pd.DataFrame:
 
 # every table the chapter computes from the artifacts, recomputed the same way
 EXPECTED = {
+    "Table 1 at a glance": lambda: glance.paper_grid(table1.compare_with_paper(_summary())),
     "Table 1 beside the paper":
         lambda: table1.comparison_table(table1.compare_with_paper(_summary())),
     "targets": lambda: table1.accuracy_verdicts(table1.compare_with_paper(_summary()), _summary()),
@@ -91,6 +99,7 @@ EXPECTED = {
         ablation.ablation_rows(ARTIFACTS / "ablation", ARTIFACTS, "paper")),
     "validated targets": lambda: table1.accuracy_verdicts(table1.compare_with_paper(_validated()),
                                                           _validated()),
+    "validated at a glance": lambda: glance.paper_grid(table1.compare_with_paper(_validated())),
     "validated Hungarian and clustering head": lambda: table1.hungarian_table(_validated()),
     "validated against paper-faithful": lambda: table1.profile_change(_summary(), _validated()),
 }
@@ -105,6 +114,21 @@ def test_rendered_chapter_shows_the_artifacts_numbers(name, rendered_tables):
     assert expected in rendered_tables, (
         f"the rendered Table 1 chapter has no table equal to the {name} table computed from "
         f"artifacts/; re-execute and publish notebooks/04_table1 (scripts/publish_notebooks.py)")
+
+
+@pytest.mark.parametrize("uuid, profile", [("table1-grid", "paper"),
+                                           ("validated-grid", "validated")])
+def test_rendered_grid_colours_each_cell_met_or_missed(uuid, profile, rendered_page):
+    """Every cell of the at-a-glance grid carries the met/missed class of `glance.grid_status`."""
+    if not table1.has_runs(ARTIFACTS, profile):
+        pytest.skip(f"no {profile}-profile runs committed")
+    summary = _summary() if profile == "paper" else _validated()
+    status = glance.grid_status(table1.compare_with_paper(summary)).to_numpy()
+    cells = re.findall(rf'<td id="T_{uuid}_row(\d+)_col(\d+)" class="data row\d+ col\d+ '
+                       r'([\w-]+)"', rendered_page)
+    assert len(cells) == status.size == 45
+    assert {(int(r), int(c)): css for r, c, css in cells} == {
+        (r, c): status[r, c].replace(" ", "-") for r in range(5) for c in range(9)}
 
 
 def test_table1_covers_both_datasets_over_enough_seeds():
