@@ -4,7 +4,13 @@ For every page in `_toc.yml`: the page loads and shows its title, it references 
 remote resource (the book must work offline), every <img> points to an existing file,
 typeset maths has been rendered by MathJax (no raw TeX left), and notebook pages carry a
 Binder launch button. Page-specific checks live in PAGE_CHECKS (the Table 1 page must
-show a table). Screenshots of the method and Table 1 pages go to _build/screenshots/.
+open with its at-a-glance grid, every cell coloured met or missed, and the forest plot).
+Screenshots of the method and Table 1 pages go to _build/screenshots/.
+
+Then every page is opened at each of OVERFLOW_WIDTHS (through the DevTools protocol,
+scripts/devtools.py) and its main column measured: the page must not scroll sideways, no
+element may reach past the column, and no table, code block or figure may be cut off
+inside a horizontal scroll box. The widths and the widest table are printed per page.
 
 Usage: .venv/bin/python scripts/check_book.py [--html _build/html] [--toc _toc.yml]
 Exits non-zero and lists every failure when a check fails. Needs Chromium
@@ -28,6 +34,7 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 import yaml
+from devtools import Browser, DevToolsError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +54,46 @@ SCREENSHOTS = {
 }
 # pages that must contain typeset maths (guards the MathJax check against passing vacuously)
 MATH_PAGES = {"book/method"}
+# window widths (CSS pixels) at which no page may overflow its column, and the height used
+OVERFLOW_WIDTHS = (1300, 1024)
+OVERFLOW_HEIGHT = 900
+
+# Measures the main column (<article>'s content box) once MathJax has typeset: how far the
+# document scrolls sideways, elements reaching past the column outside any scroll box,
+# block elements whose content is cut off by their own horizontal scroll box, and the
+# widest table. Visually hidden elements (clipped, zero-sized, invisible) are skipped.
+MEASURE_OVERFLOW = r"""(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+  const article = document.querySelector("article.bd-article") || document.querySelector("main");
+  const style = getComputedStyle(article);
+  const box = article.getBoundingClientRect();
+  const right = box.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+  const left = box.left + parseFloat(style.paddingLeft) + parseFloat(style.borderLeftWidth);
+  const scrolls = el => ["auto", "scroll", "hidden", "clip"].includes(getComputedStyle(el).overflowX);
+  const hidden = el => { const s = getComputedStyle(el);
+    return s.visibility === "hidden" || s.clip !== "auto" || s.clipPath !== "none"; };
+  const name = el => el.tagName.toLowerCase() + [...el.classList].slice(0, 2).map(c => "." + c).join("")
+    + ` "${(el.innerText || "").trim().replace(/\s+/g, " ").slice(0, 50)}"`;
+  const spill = [], cut = [];
+  for (const el of article.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || hidden(el)) continue;
+    if (!getComputedStyle(el).display.startsWith("inline") && scrolls(el)
+        && el.scrollWidth > el.clientWidth + 1)
+      cut.push({element: name(el), px: el.scrollWidth - el.clientWidth});
+    if (r.right > right + 1 && !spill.some(s => s.node.contains(el))) {
+      let up = el.parentElement;
+      while (up && up !== article && !scrolls(up)) up = up.parentElement;
+      if (!up || up === article) spill.push({node: el, element: name(el), px: Math.round(r.right - right)});
+    }
+  }
+  const tables = [...article.querySelectorAll("table")].map(t => t.getBoundingClientRect().width);
+  return {column: Math.round(right - left),
+          page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          spill: spill.map(({element, px}) => ({element, px})), cut,
+          widest_table: Math.round(Math.max(0, ...tables))};
+})()"""
 
 
 _SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -289,11 +336,29 @@ def check_binder(binder_url: str) -> Check:
     return check
 
 
+GRID_ID = "T_table1-grid"  # cae.glance.styled_grid's default uuid, as pandas writes it
+GRID_CELL = re.compile(rf'<td id="{GRID_ID}_row\d+_col\d+" class="data row\d+ col\d+ '
+                       r'(met|missed|not-run)"')
+
+
 def check_table1(page: Page, dom: Dom) -> list[str]:
-    """The Table 1 page shows its results as an HTML table. Extend with further checks."""
+    """The Table 1 page opens with the at-a-glance grid (its first table: 45 cells, each
+    met, missed or not run) followed by the forest plot, and shows the long tables below."""
     if dom.tables == 0:
         return ["no <table> in the page: the Table 1 notebook must display its results table"]
-    return []
+    failures = []
+    first_table = re.search(r"<table[^>]*>", dom.html).group(0)
+    if f'id="{GRID_ID}"' not in first_table:
+        failures.append(f"the first table is not the at-a-glance grid (id {GRID_ID}): {first_table}")
+    cells = GRID_CELL.findall(dom.html)
+    if len(cells) != 45:
+        failures.append(f"the at-a-glance grid has {len(cells)} coloured cells, not the paper's 45")
+    elif "not-run" in cells:
+        failures.append(f"{cells.count('not-run')} cell(s) of the grid have no run")
+    grid_end = dom.html.find("</table>", dom.html.find(f'id="{GRID_ID}"'))
+    if "<img" not in dom.html[grid_end:dom.html.find("<table", grid_end)]:
+        failures.append("no figure (the forest plot) between the grid and the next table")
+    return failures
 
 
 # page-specific checks, by toc docname
@@ -323,6 +388,41 @@ def check_page(chromium: str, page: Page, checks: list[Check]) -> list[str]:
             for msg in check(page, dom)]
 
 
+def measure_overflow(browser: Browser, page: Page, width: int) -> dict:
+    """MEASURE_OVERFLOW's result for page in a width-pixel window."""
+    browser.open(page.html.as_uri(), width, OVERFLOW_HEIGHT)
+    return browser.evaluate(MEASURE_OVERFLOW)
+
+
+def overflow_failures(measure: dict) -> list[str]:
+    """What a measurement says reaches past or is cut off at the column's edge."""
+    failures = [f"the page scrolls sideways by {measure['page']} px"] if measure["page"] > 0 else []
+    failures += [f"{s['element']} reaches {s['px']} px past the column" for s in measure["spill"]]
+    failures += [f"{c['element']} is cut off: {c['px']} px hidden behind a scrollbar"
+                 for c in measure["cut"]]
+    return failures
+
+
+def check_overflow(chromium: str, pages: list[Page]) -> list[str]:
+    """Every built page at every OVERFLOW_WIDTHS width: nothing wider than its column."""
+    failures = []
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--virtual-time-budget")]
+    built = [p for p in pages if p.html.is_file()]
+    try:
+        with Browser(chromium, flags, timeout_s=CHROMIUM_TIMEOUT_S) as browser:
+            for width in OVERFLOW_WIDTHS:
+                for page in built:
+                    measure = measure_overflow(browser, page, width)
+                    problems = overflow_failures(measure)
+                    print(f"{'ok  ' if not problems else 'FAIL'} {width} px {page.docname}: column "
+                          f"{measure['column']} px, widest table {measure['widest_table']} px",
+                          flush=True)
+                    failures += [f"{page.docname} at {width} px: {p}" for p in problems]
+    except DevToolsError as exc:
+        failures.append(f"overflow check: {exc}")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html",
@@ -344,6 +444,7 @@ def main() -> int:
         page_failures = check_page(chromium, page, checks)
         print(f"{'ok  ' if not page_failures else 'FAIL'} {page.docname}", flush=True)
         failures += [f"{page.docname}: {msg}" for msg in page_failures]
+    failures += check_overflow(chromium, pages)
 
     by_name = {p.docname: p for p in pages}
     for docname, (filename, height) in SCREENSHOTS.items():
