@@ -26,6 +26,13 @@ CLUSTER_SPACES = ("h", "z")
 _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
                     "allow_untrained_weights", "compile"}
 
+# Fields read only after training (scoring, clustering head, figures, baselines): a run may
+# be evaluated under other values of them, so checkpoints and resume ignore them.
+EVALUATION_FIELDS = {"knn_k", "probe_fraction", "probe_epochs", "probe_lr", "probe_batch_size",
+                     "tsne_samples", "resnet_epochs", "resnet_lr", "resnet_image_size",
+                     "head_method", "head_neighbours", "head_epochs", "head_entropy_weight",
+                     "head_restarts", "head_self_label_epochs"}
+
 # Fields added after runs were published, with the value that reproduces the behaviour
 # before them. Loaded configs fill them with this value, and the fingerprint leaves them
 # out while they hold it, so earlier checkpoints keep matching their configs.
@@ -172,10 +179,13 @@ class RunConfig:
         """Write the config as pretty JSON."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
-    def fingerprint(self) -> str:
-        """Hash of every field that changes what training computes (for resume checks)."""
+    def fingerprint(self, training_only: bool = False) -> str:
+        """Hash of every field that changes what the run computes (reusing a finished run);
+        with `training_only`, of those that change what training computes (checkpoints,
+        resume), leaving out EVALUATION_FIELDS."""
+        left_out = _VOLATILE_FIELDS | (EVALUATION_FIELDS if training_only else set())
         kept = {k: v for k, v in self.to_dict().items()
-                if k not in _VOLATILE_FIELDS and _ADDED_FIELDS.get(k, object()) != v}
+                if k not in left_out and _ADDED_FIELDS.get(k, object()) != v}
         return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 

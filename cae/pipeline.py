@@ -66,7 +66,8 @@ def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
     """Create run_dir and save the config; refuse to mix a different config into it."""
     writable_run_dir(run_dir)
     saved = run_dir / "config.json"
-    if resume and saved.is_file() and load_config(saved).fingerprint() != cfg.fingerprint():
+    if resume and saved.is_file() and (load_config(saved).fingerprint(training_only=True)
+                                       != cfg.fingerprint(training_only=True)):
         raise CaeError(f"{run_dir} holds a run with another configuration; pass a fresh "
                        f"--run-dir or drop --resume")
     cfg.save(saved)

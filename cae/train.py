@@ -116,7 +116,7 @@ def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device:
 def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
     nets = state.nets
     return dict(
-        fingerprint=cfg.fingerprint(), epoch=state.epoch, seconds=state.seconds,
+        fingerprint=cfg.fingerprint(training_only=True), epoch=state.epoch, seconds=state.seconds,
         encoder=nets.encoder.state_dict(), projector=nets.projector.state_dict(),
         decoder=nets.decoder.state_dict(),
         cond_decoder=nets.cond_decoder.state_dict() if nets.cond_decoder else None,
@@ -163,7 +163,8 @@ def read_checkpoint(run_dir: Path, cfg: RunConfig) -> dict:
         raise CaeError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is truncated, "
                        f"corrupt, from an older cae, or holds more than weights; delete it and "
                        f"retrain") from None
-    if payload.get("fingerprint") != cfg.fingerprint():
+    # checkpoints written before evaluation fields were left out hold the whole fingerprint
+    if payload.get("fingerprint") not in (cfg.fingerprint(training_only=True), cfg.fingerprint()):
         raise CaeError(f"checkpoint {path} was written under another configuration; use the "
                        f"run's own config.json, or a fresh --run-dir")
     return payload

@@ -213,6 +213,20 @@ def test_checkpoint_from_another_config_is_refused(tmp_path, fake_mnist_dir, cap
     assert main(args) == 0
     assert main([*args, "--resume", "--set", "temperature=0.2"]) == 2
     assert "another configuration" in capsys.readouterr().err
+    # fields read only after training may change: the finished checkpoint is taken as it is
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    assert main([*args, "--resume", "--set", "tsne_samples=500", "--set", "knn_k=3"]) == 0
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    assert json.loads((tmp_path / "config.json").read_text())["tsne_samples"] == 500
+
+
+def test_training_fingerprint_leaves_out_evaluation_fields_only():
+    cfg = make_config("smoke", dataset="mnist")
+    evaluated = make_config("smoke", dataset="mnist", tsne_samples=500, head_method="n2d")
+    trained = make_config("smoke", dataset="mnist", temperature=0.2)
+    assert evaluated.fingerprint(training_only=True) == cfg.fingerprint(training_only=True)
+    assert evaluated.fingerprint() != cfg.fingerprint()
+    assert trained.fingerprint(training_only=True) != cfg.fingerprint(training_only=True)
 
 
 def test_epochs_option_scales_the_phases():
