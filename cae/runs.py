@@ -3,9 +3,10 @@
 A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.json`,
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
-`provenance.json` (data MD5s, package versions, device, precision, wall times, peak
-resident memory) and `figures/`. The data-only floors are shared by the runs beside it,
-in `../floors/` (`cae.floor_cache`). Reading runs needs none of the training code.
+`provenance.json` (data MD5s, package versions, device, precision, processes and their
+backend, wall times, peak resident memory) and `figures/`. The data-only floors are
+shared by the runs beside it, in `../floors/` (`cae.floor_cache`). Reading runs needs
+none of the training code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from cae.config import RunConfig, load_config
 from cae.data import Dataset
+from cae.distributed import backend, world_size
 from cae.errors import CaeError
 from cae.evaluate import metrics_table
 from cae.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
@@ -105,7 +107,8 @@ def read_against_k(run_dir: Path) -> dict:
 
 
 def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict:
-    """Where the numbers came from: data hashes, package versions, hardware, precision, times."""
+    """Where the numbers came from: data hashes, package versions, hardware, precision,
+    processes (torchrun's world size and backend), times."""
     device = resolve_device(cfg.device)
     versions = {}
     for name in PACKAGES:
@@ -116,7 +119,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict
     return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout, packages=versions, python=platform.python_version(),
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
-                cpu_threads=torch.get_num_threads(),
+                cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),
                 precision=resolve_precision(cfg.precision, device), wall_time_s=seconds,
                 peak_rss_mb=round(peak_rss_mb()))
 
