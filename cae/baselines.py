@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet, ResNet18_Weights, resnet18
 
-from cae.clustering import ElbowResult, kmeans_elbow
+from cae.clustering import ElbowResult, normalised_elbow
 from cae.data import folder_for_download
 from cae.errors import CaeError
 from cae.evaluate import Prediction, head_prediction, mapping_protocol, train_linear_head
@@ -118,8 +118,7 @@ def kmeans_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndarra
     cosine nearest-centroid assignment the mapping uses (closely, not exactly: the
     centroids of unit vectors are shorter than 1 and not all of the same length).
     """
-    elbow = kmeans_elbow(F.normalize(train_feats.float(), dim=1).numpy(), k_min, k_max, seed, n_init,
-                         metric)
+    elbow = normalised_elbow(train_feats, k_min, k_max, seed, n_init, metric)
     prototypes = torch.from_numpy(elbow.centroids)
     return elbow, {name: mapping_protocol(train_feats, train_y, h, prototypes, n_classes)
                    for name, h in eval_feats.items()}

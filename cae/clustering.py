@@ -119,6 +119,15 @@ def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
                        metric=metric, scores=scores)
 
 
+def normalised_elbow(vectors: torch.Tensor, k_min: int, k_max: int, seed: int, n_init: int = 10,
+                     metric: str = "distortion") -> ElbowResult:
+    """`kmeans_elbow` on the L2-normalised rows of vectors: how every model's prototypes are
+    found (ours, the floors, the Feature+KM baseline), so that KMeans' Euclidean clusters
+    agree with the cosine nearest-prototype assignment the protocols use."""
+    return kmeans_elbow(F.normalize(vectors.float(), dim=1).numpy(), k_min, k_max, seed, n_init,
+                        metric)
+
+
 def kmeans_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], k: int, seed: int,
                     n_init: int = 10) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Seeded KMeans with k clusters on the L2-normalised train rows; every row of train and

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cae.clustering import (elbow_k, elbow_visualizer, kmeans_clusters, kmeans_elbow,
-                            nearest_prototype, soft_assign)
+                            nearest_prototype, normalised_elbow, soft_assign)
 from cae.errors import CaeError
 
 PROTOTYPES = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -120,3 +120,12 @@ def test_kmeans_elbow_single_k(k):
     x, _ = three_blobs()
     result = kmeans_elbow(x, k_min=k, k_max=k, seed=0, n_init=1)
     assert result.k == k and result.ks == [k] and result.centroids.shape == (k, 2)
+
+
+def test_normalised_elbow_ignores_row_scale():
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(np.concatenate([rng.normal(c, 0.1, (30, 3)) for c in np.eye(3)])).float()
+    scaled = normalised_elbow(x * torch.linspace(1, 9, 90)[:, None], 2, 5, seed=0, n_init=2)
+    plain = normalised_elbow(x, 2, 5, seed=0, n_init=2)
+    assert scaled.k == plain.k == 3
+    np.testing.assert_allclose(scaled.centroids, plain.centroids, atol=1e-6)
