@@ -131,8 +131,12 @@ def _summary(table: pd.DataFrame) -> str:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from cae import pipeline, runs
+    from cae import distributed, pipeline, runs
+    from cae.runtime import resolve_device
 
+    if distributed.launched() and args.command not in ("train", "reproduce"):
+        raise CaeError(f"`cae {args.command}` runs in one process; run it without torchrun "
+                       f"(torchrun launches `cae train` and `cae reproduce`)")
     if args.command == "evaluate":
         if args.run_dir is None:
             raise CaeError("evaluate needs --run-dir (a folder written by `cae train`)")
@@ -150,8 +154,10 @@ def _run(args: argparse.Namespace) -> None:
     run_dir = args.run_dir or runs.run_dir_for(cfg)
     started = time.perf_counter()
     if args.command == "train":
-        pipeline.train_run(cfg, pipeline.load(cfg), run_dir, args.resume)
-        print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint in {run_dir}")
+        with distributed.process_group(resolve_device(cfg.device)):
+            pipeline.train_run(cfg, pipeline.load(cfg), run_dir, args.resume)
+            if distributed.is_main():
+                print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint in {run_dir}")
     elif args.command == "baselines":
         pipeline.prepare_run_dir(cfg, run_dir, resume=True)
         table = metrics_table(pipeline.baseline_rows(cfg, pipeline.load(cfg)))
@@ -159,9 +165,12 @@ def _run(args: argparse.Namespace) -> None:
         print(_summary(table))
         print(f"baseline rows merged into {run_dir / 'metrics.json'}")
     else:
-        artifacts = pipeline.reproduce(cfg, run_dir, retrain=args.retrain,
-                                       baselines=not args.no_baselines, resume=args.resume,
-                                       floors=not args.no_floors)
+        with distributed.process_group(resolve_device(cfg.device)):
+            artifacts = pipeline.reproduce(cfg, run_dir, retrain=args.retrain,
+                                           baselines=not args.no_baselines, resume=args.resume,
+                                           floors=not args.no_floors)
+        if artifacts is None:  # a torchrun process other than 0: it trained, 0 writes
+            return
         print(_summary(artifacts.metrics))
         seconds = artifacts.provenance["wall_time_s"]["total"]
         print(f"run complete ({seconds:.0f} s of compute); artifacts in {run_dir}")

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from cae import figures
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
 from cae.cluster_head import HeadSettings, head_clusters
-from cae.clustering import (kmeans_clusters, kmeans_fits, nearest_prototype, normalised_elbow,
-                            soft_assign)
+from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, nearest_prototype, soft_assign
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
+from cae.distributed import from_main, is_main
 from cae.errors import CaeError
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
                           hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
@@ -75,13 +75,16 @@ def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
 
 
 def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) -> float:
-    """Train and write history.json and elbow.json; returns the training wall time."""
-    prepare_run_dir(cfg, run_dir, resume)
+    """Train and write history.json and elbow.json; returns the training wall time.
+    Under torchrun every process trains and process 0 writes."""
+    from_main(prepare_run_dir, cfg, run_dir, resume)
     state = train(cfg, data, run_dir, resume)
-    write_json(run_dir / "history.json", state.history)
-    elbow = state.elbow
-    write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks, "inertias": elbow.inertias,
-                                         "metric": elbow.metric, "scores": elbow.scores})
+    if is_main():
+        write_json(run_dir / "history.json", state.history)
+        elbow = state.elbow
+        write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks,
+                                             "inertias": elbow.inertias, "metric": elbow.metric,
+                                             "scores": elbow.scores})
     return state.seconds
 
 
@@ -150,8 +153,9 @@ def head_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[st
 
 
 def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
-    return torch.from_numpy(normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed,
-                                             cfg.kmeans_n_init, cfg.elbow_metric).centroids)
+    elbow = kmeans_elbow(F.normalize(h, dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
+                         cfg.kmeans_n_init, cfg.elbow_metric)
+    return torch.from_numpy(elbow.centroids)
 
 
 def majority_rows(data: Dataset, seed: int) -> list[dict]:
@@ -347,18 +351,23 @@ def draw_figures(results: RunResults, run_dir: Path, device: torch.device) -> No
 
 
 def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,
-              resume: bool = False, floors: bool = True) -> RunArtifacts:
-    """Train, evaluate and run the baselines for one config, or reuse a finished identical run."""
+              resume: bool = False, floors: bool = True) -> RunArtifacts | None:
+    """Train, evaluate and run the baselines for one config, or reuse a finished identical run.
+
+    Under torchrun every process trains; process 0 alone then evaluates, runs the
+    baselines and writes, and the others return None once training is done."""
     run_dir = Path(run_dir)
-    if not retrain and not resume and (run_dir / "provenance.json").is_file():
-        done = RunArtifacts.read(run_dir)
+    if not retrain and not resume and from_main((run_dir / "provenance.json").is_file):
+        done = from_main(RunArtifacts.read, run_dir)
         if done.config.fingerprint() != cfg.fingerprint():
             raise CaeError(f"{run_dir} holds a finished run with another configuration; pass "
                            f"--retrain (retrain=True) to replace it, or use another run dir")
         return done
-    check_before_work(cfg, run_dir, baselines)
+    from_main(check_before_work, cfg, run_dir, baselines)
     data = load(cfg)
     seconds = {"train": train_run(cfg, data, run_dir, resume)}
+    if not is_main():
+        return None
     started = time.perf_counter()
     table = evaluate_run(cfg, data, run_dir, floors)
     seconds["evaluate"] = time.perf_counter() - started

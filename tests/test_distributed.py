@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ import torch.multiprocessing as mp
 
 import cae.distributed
 import cae.train
+from cae.cli import main
 from cae.config import make_config
 from cae.data import Dataset, Split
 from cae.errors import CaeError
@@ -31,6 +34,7 @@ from cae.runtime import to_float
 from cae.train import build_networks, phase1_step, phase2_step, place, train, trainable
 
 WORLD, BATCH, STEPS = 2, 16, 5
+REAL_DATA = Path(os.environ.get("CAE_DATA_DIR", "/nonexistent"))
 CPU = torch.device("cpu")
 GRAD_TOLERANCE, WEIGHT_TOLERANCE = 1e-6, 1e-5
 
@@ -220,3 +224,31 @@ def test_provenance_records_world_size_and_backend(runs):
     assert {runs["ranks"][r]["odd_batch"] for r in range(WORLD)} == {
         f"batch_size {BATCH + 1} is the global batch, split over 2 processes; make it a "
         f"multiple of 2"}
+
+
+def test_torchrun_smoke_run_is_scored_by_one_process_evaluate(tmp_path, fake_mnist_dir):
+    """`torchrun --nproc_per_node=2 -m cae train` on PneumoniaMNIST (on MNIST-format data
+    the test made when $CAE_DATA_DIR lacks it) leaves a run that `cae evaluate` scores."""
+    if (REAL_DATA / "medmnist" / "pneumoniamnist.npz").is_file():
+        data = ["--dataset", "pneumoniamnist", "--data-dir", str(REAL_DATA)]
+    else:
+        data = ["--dataset", "mnist", "--data-dir", str(fake_mnist_dir)]
+    run_dir = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           f"--nproc_per_node={WORLD}", "-m", "cae", "train", "--profile", "smoke",
+                           *data, "--run-dir", str(run_dir), "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained in") == 1  # process 0 alone reports
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "config.json",
+                                                          "elbow.json", "history.json"]
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["world_size"] == WORLD
+    assert main(["evaluate", "--run-dir", str(run_dir), "--no-floors"]) == 0
+    for name in ("metrics.json", "metrics.csv", "mapping_vs_k.json", "figures/training.png"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_commands_that_run_in_one_process_refuse_torchrun(monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["evaluate", "--run-dir", "/nonexistent"]) == 2
+    assert "`cae evaluate` runs in one process; run it without torchrun" in capsys.readouterr().err
