@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,8 @@ from cae.augment import AugmentParams, two_views
 from cae.clustering import ElbowResult, normalised_elbow, soft_assign
 from cae.config import RunConfig
 from cae.data import Dataset
+from cae.distributed import (augmentation_generator, average, ddp, from_main, is_main, shard,
+                             world_size)
 from cae.errors import CaeError
 from cae.losses import reconstruction, warmup_loss
 from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
@@ -101,7 +103,8 @@ def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device:
     for p in nets.encoder.parameters():
         p.requires_grad_(False)
     h = clustered(nets, encode(nets.encoder, images, device, precision), cfg)
-    elbow = normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init, cfg.elbow_metric)
+    elbow = from_main(normalised_elbow, h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
+                      cfg.elbow_metric)  # in process 0 only
     nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
     with torch.random.fork_rng(devices=[]):  # same init whether or not the run was resumed
         torch.manual_seed(cfg.seed)
@@ -115,6 +118,7 @@ def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
     nets = state.nets
     return dict(
         fingerprint=cfg.fingerprint(training_only=True), epoch=state.epoch, seconds=state.seconds,
+        world_size=world_size(),
         encoder=nets.encoder.state_dict(), projector=nets.projector.state_dict(),
         decoder=nets.decoder.state_dict(),
         cond_decoder=nets.cond_decoder.state_dict() if nets.cond_decoder else None,
@@ -132,7 +136,10 @@ def _elbow_payload(elbow: ElbowResult) -> dict:
 
 def save_checkpoint(state: TrainState, cfg: RunConfig, run_dir: Path) -> None:
     """Write the checkpoint atomically: a temporary file, flushed to disk, then renamed, so
-    a crash or a full disk during the write leaves the previous checkpoint whole."""
+    a crash or a full disk during the write leaves the previous checkpoint whole. Under
+    torchrun only process 0 writes."""
+    if not is_main():
+        return
     tmp = run_dir / (CHECKPOINT + ".tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -200,6 +207,16 @@ def _modules(nets: Networks) -> list[torch.nn.Module]:
     return [m for m in (nets.encoder, nets.projector, nets.decoder, nets.cond_decoder) if m]
 
 
+def trainable(nets: Networks, phase2: bool) -> Networks:
+    """The networks as a training step calls them: the ones this phase trains (encoder,
+    projector and decoder; in phase 2 the conditional decoder) through `distributed.ddp`,
+    so under torchrun their gradients are averaged over processes. In one process, nets."""
+    if phase2:
+        return replace(nets, cond_decoder=ddp(nets.cond_decoder))
+    return replace(nets, encoder=ddp(nets.encoder), projector=ddp(nets.projector),
+                   decoder=ddp(nets.decoder))
+
+
 def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
     """One phase-1 step's gradients: two augmented views of the batch, one encoder pass
@@ -237,17 +254,22 @@ def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
 
 def _progress(total: int, desc: str, cfg: RunConfig) -> tqdm:
     return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True,
-                disable=not cfg.progress or not sys.stderr.isatty())
+                disable=not cfg.progress or not sys.stderr.isatty() or not is_main())
 
 
 def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: torch.device,
                precision: str) -> torch.Tensor:
-    """One pass over shuffled full batches; returns the mean of the step's loss terms."""
+    """One pass over shuffled full batches; returns the mean of the step's loss terms.
+
+    Under torchrun every process draws the same order and trains on its shard of each
+    global batch, with augmentations from its own stream; the losses are averaged over
+    processes."""
     phase2 = state.epoch >= cfg.warmup_epochs
-    nets, g = state.nets, state.generator
-    batch = min(cfg.batch_size, len(images))
+    nets, g = trainable(state.nets, phase2), state.generator
+    batch = min(cfg.batch_size, len(images) - len(images) % world_size())
     steps = len(images) // batch
     order = torch.randperm(len(images), generator=g, device=device)
+    views = augmentation_generator(g, cfg.seed, state.epoch)
     step_fn = phase2_step if phase2 else phase1_step
     names = ("mse",) if phase2 else ("total", "nt_xent", "mse")
     sums = torch.zeros(len(names), device=device)
@@ -255,19 +277,19 @@ def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: 
     with _progress(steps, desc, cfg) as bar:
         for step in range(steps):
             set_learning_rate(state.optimizer, learning_rate(state.epoch + step / steps, cfg))
-            x = to_float(images[order[step * batch:(step + 1) * batch]], cfg.channels_last)
+            x = to_float(images[shard(order[step * batch:(step + 1) * batch])], cfg.channels_last)
             state.optimizer.zero_grad(set_to_none=True)
-            sums += step_fn(nets, x, cfg, g, device, precision)
+            sums += step_fn(nets, x, cfg, views, device, precision)
             state.optimizer.step()
             bar.update()
             if step % NAN_CHECK_EVERY == NAN_CHECK_EVERY - 1 or step == steps - 1:
-                means = (sums / (step + 1)).tolist()
+                means = (average(sums) / (step + 1)).tolist()
                 if not all(map(math.isfinite, means)):
                     raise NonFiniteLoss(state.epoch + 1, step + 1 - step % NAN_CHECK_EVERY,
                                         step + 1, steps)
                 if not bar.disable:
                     bar.set_postfix({k: f"{v:.4f}" for k, v in zip(names, means)})
-    return sums / steps
+    return average(sums) / steps
 
 
 def _record(state: TrainState, losses: torch.Tensor, cfg: RunConfig) -> None:
@@ -284,11 +306,22 @@ def _make_optimizer(nets: Networks, cfg: RunConfig) -> torch.optim.Optimizer:
     return make_lars([nets.encoder, nets.projector, nets.decoder], cfg)
 
 
+def _resume_payload(run_dir: Path, cfg: RunConfig) -> dict | None:
+    """The checkpoint to continue from, or None when run_dir has none."""
+    return read_checkpoint(run_dir, cfg) if (run_dir / CHECKPOINT).is_file() else None
+
+
 def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
                  device: torch.device) -> TrainState:
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    if resume and (run_dir / CHECKPOINT).is_file():
-        payload = read_checkpoint(run_dir, cfg)
+    payload = from_main(_resume_payload, run_dir, cfg) if resume else None
+    if payload is not None:
+        written_by = payload.get("world_size", 1)
+        if written_by != world_size():
+            raise CaeError(f"the checkpoint in {run_dir} was written by {written_by} process(es) "
+                           f"and this run has {world_size()}; resume it with the same number "
+                           f"(torchrun --nproc_per_node x nodes, or no torchrun for 1), or "
+                           f"train afresh in another --run-dir")
         nets = restore_networks(payload, cfg, data.n_channels, device)
         optimizer = _make_optimizer(nets, cfg)
         optimizer.load_state_dict(payload["optimizer"])
@@ -307,12 +340,15 @@ def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) ->
     """Train both phases, checkpointing each epoch into run_dir; `resume` continues the last one."""
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
+    if cfg.batch_size % world_size():
+        raise CaeError(f"batch_size {cfg.batch_size} is the global batch, split over "
+                       f"{world_size()} processes; make it a multiple of {world_size()}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = _start_state(cfg, data, run_dir, resume, device)
     images = data.splits["train"].images.to(device)
     outer = tqdm(total=cfg.epochs, initial=state.epoch, desc="epochs", dynamic_ncols=True,
-                 disable=not cfg.progress or not sys.stderr.isatty())
+                 disable=not cfg.progress or not sys.stderr.isatty() or not is_main())
     with outer:
         while state.epoch < cfg.epochs or state.elbow is None:
             started = time.perf_counter()
