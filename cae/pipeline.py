@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from cae import figures
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
 from cae.cluster_head import HeadSettings, head_clusters
-from cae.clustering import kmeans_clusters, kmeans_elbow, kmeans_fits, nearest_prototype, soft_assign
+from cae.clustering import (kmeans_clusters, kmeans_fits, nearest_prototype, normalised_elbow,
+                            soft_assign)
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.distributed import from_main, is_main
@@ -153,9 +154,8 @@ def head_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[st
 
 
 def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
-    elbow = kmeans_elbow(F.normalize(h, dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
-                         cfg.kmeans_n_init, cfg.elbow_metric)
-    return torch.from_numpy(elbow.centroids)
+    return torch.from_numpy(normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed,
+                                             cfg.kmeans_n_init, cfg.elbow_metric).centroids)
 
 
 def majority_rows(data: Dataset, seed: int) -> list[dict]:
