@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from cae.errors import CaeError
+from cae.files import atomic_write_text
 
 PRECISIONS = ("auto", "fp32", "bf16")
 ELBOW_METRICS = ("distortion", "calinski_harabasz", "silhouette")
@@ -177,7 +178,7 @@ class RunConfig:
 
     def save(self, path: Path) -> None:
         """Write the config as pretty JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def fingerprint(self, training_only: bool = False) -> str:
         """Hash of every field that changes what the run computes (reusing a finished run);

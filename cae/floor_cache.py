@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from cae.config import RunConfig
 from cae.data import Dataset
 from cae.errors import CaeError
+from cae.files import atomic_write_text
 
 FLOOR_SEED = 0
 CACHE_DIR = "floors"
@@ -75,10 +75,8 @@ def cached_floor_rows(cache_dir: Path, settings: dict,
         return rows
     rows = [dict(row, floors_cache=path.name) for row in compute()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2,
-                                  default=_plain) + "\n")
-    os.replace(partial, path)
+    atomic_write_text(path, json.dumps({"settings": settings, "rows": rows}, indent=2,
+                                       default=_plain) + "\n")
     return rows
 
 

@@ -26,6 +26,7 @@ from cae.data import Dataset
 from cae.distributed import backend, world_size
 from cae.errors import CaeError
 from cae.evaluate import metrics_table
+from cae.files import atomic_write_text
 from cae.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
 
 HEAD_MODEL = "CAE + clustering head"
@@ -74,7 +75,8 @@ def read_json(path: Path):
 
 
 def write_json(path: Path, value) -> None:
-    Path(path).write_text(json.dumps(value, indent=2, default=_json_default) + "\n")
+    """Write value as pretty JSON, atomically (`atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(value, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value):
@@ -128,7 +130,7 @@ def write_metrics(table: pd.DataFrame, run_dir: Path) -> None:
     """metrics.json (records, NaN as null) and metrics.csv."""
     records = json.loads(table.to_json(orient="records"))
     write_json(run_dir / "metrics.json", records)
-    table.to_csv(run_dir / "metrics.csv", index=False)
+    atomic_write_text(run_dir / "metrics.csv", table.to_csv(index=False))
 
 
 def merge_metrics(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:

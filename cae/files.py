@@ -1,0 +1,26 @@
+"""Writing run files so that a crash or a full disk never leaves a half-written one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cae.errors import CaeError
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text to path through a temporary file beside it, flushed to disk and then
+    renamed over path: a failed write (full disk, read-only folder) raises CaeError and
+    leaves the previous file whole."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CaeError(f"cannot write {path} ({exc.strerror or exc}); the previous file is "
+                       f"kept") from None
