@@ -64,12 +64,14 @@ def plain(value: float) -> str:
     return "" if pd.isna(value) else f"{value:.3f}"
 
 
-def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
+def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None,
+                 positive_class: str | None = None) -> pd.DataFrame:
     """A run's metrics for display: chosen models, one line per model/split/protocol, 3 decimals.
 
     Columns empty for every shown line are dropped. Weighted recall is left out (it
     equals accuracy); `weights` (the baselines' ResNet-18 weights) and `k` (clusters) are
-    kept when present.
+    kept when present. `positive_class` names the positive class in the headers of a
+    binary task's positive-class columns.
     """
     rows = metrics if models is None else metrics[metrics["model"].isin(models)]
     if rows.empty:
@@ -83,7 +85,11 @@ def metrics_view(metrics: pd.DataFrame, models: list[str] | None = None) -> pd.D
         elif column != "weights":
             view[column] = [plain(v) for v in view[column]]
     view = view.fillna("")
-    view.columns = pd.MultiIndex.from_tuples([VIEW_COLUMNS[c] for c in columns])
+    headers = [VIEW_COLUMNS[c] for c in columns]
+    if positive_class:
+        headers = [(group, f"positive: {positive_class}" if avg == "positive" else avg)
+                   for group, avg in headers]
+    view.columns = pd.MultiIndex.from_tuples(headers)
     return view
 
 

@@ -1,23 +1,28 @@
 # %% [markdown]
-# # PneumoniaMNIST: clusters in chest radiographs
+# # A MedMNIST dataset: clusters without labels
 #
 # ## Overview
 #
-# The medical test of the method: 28 × 28 paediatric chest radiographs from MedMNIST v2,
-# labelled normal or pneumonia. The contrastive autoencoder is trained without labels;
-# labels are used only afterwards, to ask whether its clusters match the expert classes.
-# This chapter shows the PneumoniaMNIST figures of the paper (its Figures 2 and 4: the
-# latent space with its prototypes, and the decoded prototypes) and the three protocols
-# on both the validation and the test split. The two splits have different class
-# proportions, computed from the data below, which is why the paper reports both.
+# The medical test of the method, on one 2D MedMNIST v2 dataset: the `dataset` parameter
+# names it, and everything this page says about the dataset (its description, task,
+# classes, channels, licence) comes from MedMNIST's own metadata. The book shows it for
+# the dataset of the paper's medical experiment. The contrastive autoencoder is trained
+# without labels; labels are used only afterwards, to ask whether its clusters match the
+# expert classes. This chapter shows the paper's figures for the dataset (its Figures 2
+# and 4: the latent space with its prototypes, and the decoded prototypes) and the three
+# protocols on both the validation and the test split. The two splits can have different
+# class proportions, computed from the data below, which is why the paper reports both.
 #
 # **Prerequisites.** [Method](../book/method.md) for the model and protocols;
 # [MNIST](01_mnist.ipynb) walks through the same figures on digits. Running this
-# notebook needs the `cae` package and `pneumoniamnist.npz` (see
-# [Reproducibility](../book/reproducibility.md)); unless the run's artifacts exist under
+# notebook needs the `cae` package and the dataset's MedMNIST file `<dataset>.npz` (see
+# [Reproducibility](../book/reproducibility.md); a file of one's own in the same format
+# is read with `CAE_UNOFFICIAL_DATA=1`); unless the run's artifacts exist under
 # `runs_root`, it trains: seconds with `profile="smoke"`, hours on a CPU with `"paper"`.
-# The book shows the committed `paper`-profile run in
-# `artifacts/pneumoniamnist-paper-seed0/`.
+# Any single-label 2D MedMNIST set runs, grey or colour, binary, multi-class or ordinal:
+# execute the notebook with papermill from the `notebooks` folder (or with
+# `--cwd notebooks`) and `-p dataset bloodmnist`, say. Multi-label sets and the 3D sets
+# stop at the dataset's description below, which says why.
 
 # %% tags=["parameters"]
 dataset = "pneumoniamnist"
@@ -32,9 +37,22 @@ allow_untrained_weights = True  # offline: run the ResNet-18 baselines untrained
 # %%
 from IPython.display import Image, Markdown, display
 
-from cae import make_config, report
+from cae import dataset_notes, make_config, report
+from cae.dataset_info import supported
+from cae.errors import brief_in_notebooks
 from cae.pipeline import load, reproduce
 from cae.runs import composition_ks, run_dir_for
+
+brief_in_notebooks()  # a refusal shows as its message, not as a traceback
+
+# %% [markdown]
+# ## The dataset
+#
+# What MedMNIST's metadata (medmnist's `INFO`) says about the dataset:
+
+# %%
+info = supported(dataset)
+Markdown(dataset_notes.introduction(info))
 
 # %% [markdown]
 # Train (or read back) the run, with its protocols, floors, baselines and figures:
@@ -52,21 +70,24 @@ Markdown(report.provenance_note(artifacts))
 # ## The data
 #
 # Images per class in each split, counted from the data file (the training split is the
-# run's training set, a random subset in the `smoke` profile). Pneumonia is the majority
-# class everywhere, but less so in the test split than in the validation split, so a
-# classifier that favours "pneumonia" scores higher on validation: a result on one split
-# alone can mislead, and the majority-class floor differs between them.
+# run's training set, a random subset in the `smoke` profile):
 
 # %%
 data = load(cfg)
 report.class_proportions(data)
 
+# %%
+Markdown(dataset_notes.class_balance(data))
+
 # %% [markdown]
-# The first eight test images of each class. At 28 × 28 pixels the radiographs keep the
-# gross shape of the thorax and the density of the lung fields, not fine texture.
+# The first eight test images of each class:
 
 # %%
 Image(filename=figures_dir / "montage.png")
+
+# %%
+for note in dataset_notes.asides(dataset, "images"):
+    display(Markdown(note))
 
 # %% [markdown]
 # ## Training and the number of clusters
@@ -79,12 +100,14 @@ Image(filename=figures_dir / "training.png")
 
 # %% [markdown]
 # KMeans on the frozen latent space for every k in the range, and the elbow's pick. The
-# elbow may find more clusters than the two expert classes: the method is meant to
-# refine them (finer patient groups), and protocol (a) maps several clusters to one label.
+# elbow may find more clusters than there are expert classes: the method is meant to
+# refine them (finer groups within a class), and protocol (a) maps several clusters to
+# one label.
 
 # %%
 Markdown(f"The elbow chose **k = {artifacts.elbow['k']}** clusters "
-         f"(searched k = {artifacts.elbow['ks'][0]} to {artifacts.elbow['ks'][-1]}).")
+         f"(searched k = {artifacts.elbow['ks'][0]} to {artifacts.elbow['ks'][-1]}) for "
+         f"{data.n_classes} classes.")
 
 # %%
 Image(filename=figures_dir / "elbow.png")
@@ -102,9 +125,9 @@ for split in data.eval_splits:
 
 # %% [markdown]
 # What the clusters hold: for each cluster, the share of its test images with each
-# expert label, at the elbow's k and at k = 2. A cluster of one label is a finer group
-# of that diagnosis; a mixed one is where clustering without labels and the diagnosis
-# disagree.
+# expert label, at the elbow's k and at the k of the range nearest the number of
+# classes. A cluster of one label is a finer group of that class; a mixed one is where
+# clustering without labels and the expert labels disagree.
 
 # %%
 for k in composition_ks(artifacts.elbow, data.n_classes):
@@ -115,8 +138,8 @@ for k in composition_ks(artifacts.elbow, data.n_classes):
 #
 # t-SNE maps of the latent vectors coloured by (A) the expert label, (B) the cluster,
 # (C) the label each cluster maps to; stars are the prototypes. Compare (A) with (C):
-# where they agree, clustering without labels recovered the diagnosis. t-SNE preserves
-# neighbourhoods, not distances or cluster sizes.
+# where they agree, clustering without labels recovered the expert labels. t-SNE
+# preserves neighbourhoods, not distances or cluster sizes.
 
 # %%
 for split in data.eval_splits:
@@ -131,36 +154,49 @@ for split in data.eval_splits:
 Image(filename=figures_dir / "reconstructions.png")
 
 # %% [markdown]
-# Each cluster's prototype decoded into an image, titled with the label it maps to. These
-# are what a clinician would inspect to judge what the patients of a cluster have in
-# common; at this resolution expect lung-field density and thorax shape, not lesions.
+# Each cluster's prototype decoded into an image, titled with the label it maps to: what
+# an expert would inspect to judge what the images of a cluster have in common.
 
 # %%
 Image(filename=figures_dir / "prototypes.png")
+
+# %%
+for note in dataset_notes.asides(dataset, "prototypes"):
+    display(Markdown(note))
 
 # %% [markdown]
 # ## The three protocols on validation and test
 #
 # (a) `stat`: nearest prototype, cluster mapped to its majority label; (b) `knn`: 5
-# nearest neighbours; (c) `lin`: linear probe on 20% of the training labels. The paper
-# does not say how it averaged precision and recall, so both are shown macro-averaged
-# and for the positive class (pneumonia) alone, and precision also support-weighted
-# (weighted recall always equals accuracy). AUC uses each protocol's class scores; NMI
-# and ARI compare the clusters with the labels (protocol (a) only). Read each number
-# against the majority-class floor of its split (the share of pneumonia in the table
-# above), in [Baselines and floors](03_baselines.ipynb).
+# nearest neighbours; (c) `lin`: linear probe on 20% of the training labels. AUC uses
+# each protocol's class scores (one-vs-rest macro for more than two classes); NMI and
+# ARI compare the clusters with the labels (protocol (a) only).
 
 # %%
-report.metrics_view(artifacts.metrics, ["CAE (ours)"])
+Markdown(dataset_notes.averaging(info))
+
+# %%
+report.metrics_view(artifacts.metrics, ["CAE (ours)"], info.positive_class)
+
+# %% [markdown]
+# Read each number against the floors of its split and protocol: the majority class
+# (always the training set's most frequent label) and the same protocols on raw pixels
+# instead of the latent space (more floors and the ResNet-18 baselines in
+# [Baselines and floors](03_baselines.ipynb)).
+
+# %%
+report.metrics_view(artifacts.metrics, ["majority class", "raw pixels"], info.positive_class)
 
 # %% [markdown]
 # ## Summary
 #
-# - The same pipeline as for MNIST, unchanged, on chest radiographs.
-# - Validation and test differ in class balance, so every result comes in pairs, and
-#   accuracy must be read against each split's majority share.
+# - The same pipeline as for MNIST, unchanged, on a medical dataset named by one
+#   parameter; the words about the dataset come from its own metadata.
+# - Validation and test can differ in class balance, so every result comes in pairs, and
+#   accuracy must be read against each split's floors.
 # - The decoded prototypes are the method's answer to "what does this cluster look like?".
 #
-# **Next:** how far above the floors and the ResNet-18 baselines this is, in
+# **Next:** how the medical run of the book compares with the ResNet-18 baselines, in
 # [Baselines and floors](03_baselines.ipynb); all seeds beside the paper's numbers in
-# [Table 1](04_table1.ipynb).
+# [Table 1](04_table1.ipynb); every dataset with committed runs side by side in the
+# [Gallery](05_gallery.ipynb).

@@ -58,3 +58,36 @@ def offline_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     return tmp_path
+
+
+def write_medmnist_npz(folder: Path, name: str, sizes: tuple[int, int, int] = (160, 64, 64)) -> Path:
+    """A small file in MedMNIST's format, shaped as the dataset's metadata says, at
+    folder/medmnist/<name>.npz: a bright square whose place and colour follow the label
+    (multi-label sets: random 0/1 labels, one column per label). Not the official file, so
+    reading it needs CAE_UNOFFICIAL_DATA=1."""
+    import medmnist
+
+    info = medmnist.INFO[name]
+    n_classes, channels = len(info["label"]), info["n_channels"]
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in zip(("train", "val", "test"), sizes):
+        labels = np.arange(n) % n_classes
+        images = rng.integers(0, 40, size=(n, 28, 28, channels))
+        for image, label in zip(images, labels):
+            top, left = 2 + 3 * (label % 7), 2 + 12 * (label // 7)
+            image[top:top + 6, left:left + 10] = 255 if channels == 1 else \
+                [200 + 50 * (label % 2), 120 * (label % 3), 255 - 30 * label]
+        arrays[f"{split}_images"] = (images[..., 0] if channels == 1 else images).astype(np.uint8)
+        arrays[f"{split}_labels"] = (rng.integers(0, 2, size=(n, n_classes)) if info["task"].startswith("multi-label")
+                                     else labels[:, None]).astype(np.uint8)
+    path = folder / "medmnist" / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def medmnist_npz(tmp_path: Path):
+    """Writes small MedMNIST-format files: medmnist_npz(name, sizes) -> tmp_path/medmnist/<name>.npz."""
+    return lambda name, sizes=(160, 64, 64): write_medmnist_npz(tmp_path, name, sizes)

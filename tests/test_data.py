@@ -10,7 +10,8 @@ import torch
 from torchvision.datasets import MNIST
 
 import cae.data
-from cae.data import available_datasets, load_dataset, md5sum, resolve_data_dir, verify_md5
+from cae.data import load_dataset, md5sum, resolve_data_dir, verify_md5
+from cae.dataset_info import available_datasets
 from cae.errors import CaeError
 
 PNEUMONIA_MD5 = "28209eda62fecd6e6a2d98b1501bb15f"
@@ -172,3 +173,46 @@ def test_multi_label_and_3d_sets_are_refused_with_the_reason():
     with pytest.raises(CaeError, match="organmnist3d holds 3D volumes"):
         load_dataset("organmnist3d")
     assert "chestmnist" not in available_datasets() and "pathmnist" in available_datasets()
+
+
+def test_own_file_needs_the_unofficial_data_switch_and_is_recorded(tmp_path, monkeypatch, medmnist_npz):
+    path = medmnist_npz("bloodmnist")
+    monkeypatch.delenv("CAE_UNOFFICIAL_DATA", raising=False)
+    with pytest.raises(CaeError, match="not the official file.*set CAE_UNOFFICIAL_DATA=1"):
+        load_dataset("bloodmnist", tmp_path)
+    monkeypatch.setenv("CAE_UNOFFICIAL_DATA", "1")
+    with pytest.warns(UserWarning, match="bloodmnist.npz is not the official file"):
+        dataset = load_dataset("bloodmnist", tmp_path)
+    assert dataset.splits["train"].images.shape == (160, 3, 28, 28)
+    assert dataset.n_classes == 8 and dataset.class_names[0] == "basophil"
+    assert dataset.md5 == {"bloodmnist.npz": md5sum(path)}
+    assert np.bincount(dataset.splits["test"].labels.numpy()).tolist() == [8] * 8
+
+
+def test_five_grade_ordinal_file_reads_as_five_classes(tmp_path, monkeypatch, medmnist_npz):
+    medmnist_npz("retinamnist", (50, 25, 25))
+    monkeypatch.setenv("CAE_UNOFFICIAL_DATA", "1")
+    with pytest.warns(UserWarning):
+        dataset = load_dataset("retinamnist", tmp_path)
+    assert dataset.class_names == ["0", "1", "2", "3", "4"] and dataset.n_channels == 3
+    assert dataset.splits["val"].labels.tolist() == [i % 5 for i in range(25)]
+
+
+def test_multi_label_file_is_refused_by_name_and_by_content(tmp_path, monkeypatch, medmnist_npz):
+    medmnist_npz("chestmnist")
+    monkeypatch.setenv("CAE_UNOFFICIAL_DATA", "1")
+    with pytest.raises(CaeError, match="chestmnist is a multi-label"):
+        load_dataset("chestmnist", tmp_path)
+    # the same (N, 14) labels under a single-label grey dataset's name: refused, not flattened
+    chest = np.load(tmp_path / "medmnist" / "chestmnist.npz")
+    np.savez(tmp_path / "medmnist" / "organamnist.npz", **chest)
+    with pytest.warns(UserWarning), pytest.raises(CaeError, match="14 labels per image"):
+        load_dataset("organamnist", tmp_path)
+
+
+def test_own_file_with_the_wrong_channels_is_refused(tmp_path, monkeypatch, medmnist_npz):
+    medmnist_npz("pneumoniamnist", (10, 4, 4))
+    (tmp_path / "medmnist" / "pneumoniamnist.npz").rename(tmp_path / "medmnist" / "pathmnist.npz")
+    monkeypatch.setenv("CAE_UNOFFICIAL_DATA", "1")
+    with pytest.warns(UserWarning), pytest.raises(CaeError, match=r"PathMNIST's metadata.*3 channel"):
+        load_dataset("pathmnist", tmp_path)
