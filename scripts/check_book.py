@@ -51,6 +51,8 @@ CHROMIUM_TIMEOUT_S = 90
 SCREENSHOTS = {
     "book/method": ("method.png", 2400),
     "notebooks/04_table1": ("table1.png", 1600),
+    "notebooks/02_pneumoniamnist": ("medmnist_chapter.png", 1600),
+    "notebooks/05_gallery": ("gallery.png", 1800),
 }
 # pages that must contain typeset maths (guards the MathJax check against passing vacuously)
 MATH_PAGES = {"book/method"}
@@ -361,9 +363,23 @@ def check_table1(page: Page, dom: Dom) -> list[str]:
     return failures
 
 
+def check_gallery(page: Page, dom: Dom) -> list[str]:
+    """The gallery shows a table with a decoded-prototypes thumbnail (an embedded PNG) for
+    each dataset and profile with committed runs in artifacts/."""
+    configs = [json.loads(p.read_text(encoding="utf8")) for p in (ROOT / "artifacts").glob("*/config.json")
+               if (p.parent / "provenance.json").is_file()]
+    rows = {(c["dataset"], c["profile"]) for c in configs}
+    thumbnails = [src for src in dom.images if src.startswith("data:image/png")]
+    if dom.tables == 0 or len(thumbnails) < len(rows):
+        return [f"{len(thumbnails)} prototype thumbnail(s) for {len(rows)} dataset/profile rows "
+                f"with committed runs (in a table: {dom.tables > 0}); execute and publish the gallery"]
+    return []
+
+
 # page-specific checks, by toc docname
 PAGE_CHECKS: dict[str, list[Check]] = {
     "notebooks/04_table1": [check_table1],
+    "notebooks/05_gallery": [check_gallery],
 }
 
 

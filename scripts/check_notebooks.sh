@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI check of the notebooks, in three steps:
 #   1. drift: every notebooks/*.ipynb has the same cells as its paired .py (jupytext);
-#   2. papermill executes all four with the smoke profile on the real data, training
+#   2. papermill executes all five with the smoke profile on the real data, training
 #      fresh runs in a temporary runs folder (scripts/execute_notebooks.sh);
 #   3. nbval re-executes the executed copies and compares every output with the stored
 #      one (the runs are read back, not retrained, so the numbers must match exactly;

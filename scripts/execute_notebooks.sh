@@ -11,7 +11,7 @@
 #        [DEVICE=auto] [RETRAIN=false] [OUT_DIR=_build/executed] [ALLOW_TRAINING=0]
 #        scripts/execute_notebooks.sh [NOTEBOOK ...]
 #   PROFILE     run profile passed to every notebook (required)
-#   SEED        seed of the runs of notebooks 01-03 (04 collects every seed)
+#   SEED        seed of the runs of notebooks 01-03 (04 collects every seed; 05, every run)
 #   DATA_DIR    folder holding MNIST/raw/ and medmnist/ (default: $CAE_DATA_DIR, else caches)
 #   RUNS_ROOT   folder of run directories <dataset>-<profile>-seed<seed> (default artifacts/)
 #   DEVICE      auto, cpu, cuda
@@ -19,7 +19,7 @@
 #   OUT_DIR     where the executed copies go (must not be notebooks/)
 #   ALLOW_TRAINING  1: let a non-smoke profile train missing runs inside the notebooks
 #                   (hours for paper; better run `cae reproduce` first)
-#   NOTEBOOK    names such as 01_mnist (default: all four, in reading order)
+#   NOTEBOOK    names such as 01_mnist (default: all five, in reading order)
 # Example (CI): PROFILE=smoke DATA_DIR=/data RUNS_ROOT=$(mktemp -d) scripts/execute_notebooks.sh
 set -euo pipefail
 
@@ -47,7 +47,7 @@ if [ "$out_dir" = "$root/notebooks" ]; then
 fi
 
 notebooks=("$@")
-[ ${#notebooks[@]} -gt 0 ] || notebooks=(01_mnist 02_pneumoniamnist 03_baselines 04_table1)
+[ ${#notebooks[@]} -gt 0 ] || notebooks=(01_mnist 02_pneumoniamnist 03_baselines 04_table1 05_gallery)
 
 # the dataset each run notebook trains or reads (their `dataset` parameter's default)
 declare -A dataset_of=([01_mnist]=mnist [02_pneumoniamnist]=pneumoniamnist [03_baselines]=pneumoniamnist)
@@ -72,12 +72,15 @@ run_params=(-p profile "$PROFILE" -p seed "$seed" -p runs_root "$runs_root" -p r
 [ -z "${DATA_DIR:-}" ] || run_params+=(-p data_dir "$(realpath -m "$DATA_DIR")")
 [ -z "${DEVICE:-}" ] || run_params+=(-p device "$DEVICE")
 table_params=(-p profile "$PROFILE" -p runs_root "$runs_root")
+gallery_params=(-p runs_root "$runs_root")  # the gallery shows every profile's runs
 
 mkdir -p "$out_dir"
 for nb in "${notebooks[@]}"; do
     source="notebooks/$nb.ipynb"
     [ -f "$source" ] || { echo "execute_notebooks.sh: $source not found" >&2; exit 1; }
-    if [ -n "${dataset_of[$nb]:-}" ]; then params=("${run_params[@]}"); else params=("${table_params[@]}"); fi
+    if [ -n "${dataset_of[$nb]:-}" ]; then params=("${run_params[@]}")
+    elif [ "$nb" = 05_gallery ]; then params=("${gallery_params[@]}")
+    else params=("${table_params[@]}"); fi
     echo "== $nb (profile $PROFILE) -> ${out_dir#$root/}/$nb.ipynb"
     start=$(date +%s)
     "$python" -m papermill "$source" "$out_dir/$nb.ipynb" --kernel python3 --language python \
