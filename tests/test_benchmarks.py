@@ -25,3 +25,17 @@ def test_gpu_script_dry_run_writes_both_results(tmp_path, fake_mnist_dir):
     train = json.loads((out / "dry-run-mnist-smoke-train.json").read_text())
     assert (train["dataset"], train["profile"], train["epochs"]) == ("mnist", "smoke", 3)
     assert train["train_s"] > 0 and train["elbow_k"] >= 2
+
+
+def test_distributed_throughput_script_times_one_and_two_processes(tmp_path, fake_mnist_dir):
+    out = tmp_path / "distributed.json"
+    done = subprocess.run([sys.executable, "benchmarks/distributed_throughput.py", "--dataset",
+                           "mnist", "--data-dir", str(fake_mnist_dir), "--steps", "1",
+                           "--repeats", "1", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    one, two = result["configurations"][0], result["configurations"][-1]
+    assert (one["processes"], one["backend"], two["processes"], two["backend"]) == (1, None, 2, "gloo")
+    assert all(row["pairs_per_s"] > 0 for row in result["configurations"])
+    assert isinstance(result["cpu_flags"], list)
