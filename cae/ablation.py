@@ -23,12 +23,14 @@ from cae.errors import CaeError
 from cae.runs import RunArtifacts, class_count_k, finished_under, read_against_k
 from cae.table1 import estimates_table, finished_runs, summarise
 
-VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)")
+VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)", "variational (both + KL)")
 ABLATION_METRICS = ("accuracy", "auc", "nmi", "ari")
 
 
 def variant_of(cfg: RunConfig) -> str:
     """Which loss a config trains phase 1 with."""
+    if cfg.variational:
+        return VARIANTS[3]
     if cfg.contrastive_weight == 0:
         return VARIANTS[0]
     if cfg.alpha == 0:
@@ -38,7 +40,8 @@ def variant_of(cfg: RunConfig) -> str:
 
 def _neutral(cfg: RunConfig) -> str:
     """Fingerprint of a config with the seed and both loss weights set to the paper's."""
-    return dataclasses.replace(cfg, seed=0, alpha=0.1, contrastive_weight=1.0).fingerprint()
+    return dataclasses.replace(cfg, seed=0, alpha=0.1, contrastive_weight=1.0, variational=False,
+                               kl_weight=1e-3).fingerprint()
 
 
 def ablation_runs(ablation_root: str | Path) -> list[RunArtifacts]:

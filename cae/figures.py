@@ -233,6 +233,19 @@ def decoded_prototypes(images: ArrayLike, titles: Sequence[str]) -> Figure:
     return fig
 
 
+def sample_grid(samples: ArrayLike, row_titles: Sequence[str]) -> Figure:
+    """Images drawn from each cluster: clusters as rows, samples as columns."""
+    samples = to_numpy(samples)
+    rows, cols = samples.shape[:2]
+    fig = _figure(1.0 * cols + 2.2, 1.05 * rows + 0.3)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for row, images, title in zip(axes, samples, row_titles):
+        for ax, image in zip(row, images):
+            _show(ax, image)
+        row[0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize="small")
+    return fig
+
+
 def _score_axes(ax: Axes, ks: Sequence[int]) -> None:
     """Ticks at every k, axis labels, grid and legend of a score-against-k plot."""
     ax.set_xticks(list(ks))

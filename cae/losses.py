@@ -40,6 +40,18 @@ def global_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> to
                    distributed.rank() * z1.shape[0])
 
 
+def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)), summed over latent dimensions, averaged over rows."""
+    mean, logvar = mean.float(), logvar.float()
+    return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1).mean()
+
+
+def reparameterise(mean: torch.Tensor, logvar: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A draw h = mean + exp(logvar / 2) * eps, eps ~ N(0, I) from g; differentiable in both."""
+    eps = torch.randn(mean.shape, generator=g, device=mean.device)
+    return mean.float() + (0.5 * logvar.float()).exp() * eps
+
+
 def reconstruction(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared error between images and their reconstructions."""
     return F.mse_loss(y.float(), x.float())

@@ -7,9 +7,14 @@ from torch import nn
 
 
 class Encoder(nn.Module):
-    """Three Conv2d(k=4, s=2) + GELU (28 -> 14 -> 7 -> 3), AvgPool2d(2), Linear to the latent h."""
+    """Three Conv2d(k=4, s=2) + GELU (28 -> 14 -> 7 -> 3), AvgPool2d(2), Linear to the latent h.
 
-    def __init__(self, in_channels: int, channels: tuple[int, int, int], latent_dim: int = 128):
+    Variational: a second Linear gives the log-variance of a Gaussian around h (the mean),
+    read by phase 1's reparameterisation and by the cluster sampler; h stays the mean.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, int, int], latent_dim: int = 128,
+                 variational: bool = False):
         super().__init__()
         c1, c2, c3 = channels
         self.features = nn.Sequential(
@@ -19,9 +24,15 @@ class Encoder(nn.Module):
             nn.AvgPool2d(2), nn.Flatten(),
         )
         self.to_latent = nn.Linear(c3, latent_dim)
+        self.to_logvar = nn.Linear(c3, latent_dim) if variational else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_latent(self.features(x))
+    def forward(self, x: torch.Tensor, with_logvar: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The latent h; with `with_logvar` (variational encoders), (h, log-variance)."""
+        features = self.features(x)
+        if with_logvar:
+            return self.to_latent(features), self.to_logvar(features)
+        return self.to_latent(features)
 
 
 class Projector(nn.Module):

@@ -31,6 +31,7 @@ from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_sett
 from cae.runs import (HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json,
                       write_json, write_metrics)
 from cae.runtime import encode, resolve_device, resolve_precision, to_float
+from cae.sampling import cluster_samples
 from cae.train import (Networks, build_networks, clustered, read_checkpoint, restore_networks,
                        train)
 
@@ -304,7 +305,8 @@ def decode_prototypes(nets: Networks, h_train: torch.Tensor, c_train: torch.Tens
 
 def draw_figures(results: RunResults, run_dir: Path, device: torch.device) -> None:
     """Write the run's figures: montage, curves, elbow, protocol (a) against k, cluster
-    composition, t-SNE of the clustered space, reconstructions, prototypes."""
+    composition, t-SNE of the clustered space, reconstructions, prototypes, and for a
+    variational run images sampled from each cluster."""
     cfg, data, nets = results.cfg, results.data, results.nets
     out = run_dir / "figures"
     history, elbow = read_json(run_dir / "history.json"), read_json(run_dir / "elbow.json")
@@ -348,6 +350,9 @@ def draw_figures(results: RunResults, run_dir: Path, device: torch.device) -> No
     titles = [f"cluster {i} -> {data.class_names[c]}" for i, c in enumerate(cluster_labels)]
     latents = decode_prototypes(nets, results.h["train"], c_train, cfg, device)
     figures.save_figure(figures.decoded_prototypes(latents, titles), out / "prototypes.png")
+    if cfg.variational:
+        samples = cluster_samples(nets, data.splits["train"].images, cfg, device, seed=cfg.seed)
+        figures.save_figure(figures.sample_grid(samples, titles), out / "samples.png")
 
 
 def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,

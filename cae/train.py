@@ -27,7 +27,7 @@ from cae.data import Dataset
 from cae.distributed import (augmentation_generator, average, ddp, from_main, is_main, shard,
                              world_size)
 from cae.errors import CaeError
-from cae.losses import reconstruction, warmup_loss
+from cae.losses import kl_divergence, reconstruction, reparameterise, warmup_loss
 from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
 from cae.optim import learning_rate, make_lars, set_learning_rate
 from cae.runtime import autocast, encode, resolve_device, resolve_precision, to_float
@@ -72,7 +72,7 @@ class NonFiniteLoss(CaeError):
 def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
     """Fresh networks, initialised from the config's seed."""
     torch.manual_seed(cfg.seed)
-    return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim),
+    return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim, cfg.variational),
                     Projector(cfg.latent_dim, cfg.projector_dims),
                     Decoder(n_channels, cfg.channels, cfg.latent_dim))
 
@@ -220,16 +220,23 @@ def trainable(nets: Networks, phase2: bool) -> Networks:
 def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
                  device: torch.device, precision: str) -> torch.Tensor:
     """One phase-1 step's gradients: two augmented views of the batch, one encoder pass
-    over both, NT-Xent on their projections plus alpha * MSE of their reconstructions.
-    Returns the detached (total, NT-Xent, MSE); the caller steps the optimizer."""
+    over both, NT-Xent on their projections plus alpha * MSE of their reconstructions
+    (variational: h drawn around the encoder's mean, plus kl_weight * KL; the total holds
+    it). Returns the detached (total, NT-Xent, MSE); the caller steps the optimizer."""
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
     with autocast(device, precision):
-        h = nets.encoder(torch.cat([x1, x2]))
+        if cfg.variational:
+            mean, logvar = nets.encoder(torch.cat([x1, x2]), with_logvar=True)
+            h = reparameterise(mean, logvar, g)
+        else:
+            h = nets.encoder(torch.cat([x1, x2]))
         z, y = nets.projector(h), nets.decoder(h)
     total, contrastive, mse = warmup_loss(z[:n], z[n:], x1, y[:n], x2, y[n:],
                                           cfg.temperature, cfg.alpha,
                                           cfg.contrastive_weight)
+    if cfg.variational:
+        total = total + cfg.kl_weight * kl_divergence(mean, logvar)
     total.backward()
     return torch.stack([total.detach(), contrastive.detach(), mse.detach()])
 

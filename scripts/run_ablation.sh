@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The loss ablation of the method chapter: the paper profile on one dataset with the
-# autoencoder alone (contrastive_weight = 0) and with NT-Xent alone (alpha = 0), one run
-# per seed, into artifacts/ablation/. The combination is the paper-profile runs in
+# autoencoder alone (contrastive_weight = 0), with NT-Xent alone (alpha = 0) and with
+# the variational encoder (variational = true: both losses plus a KL term), one run per
+# seed, into artifacts/ablation/. The combination is the paper-profile runs in
 # artifacts/ (same seeds); notebooks/04_table1 reads both. Finished runs are reused.
 #
 # Usage: [SEEDS="0 1 2"] [DATASET=pneumoniamnist] [DATA_DIR=DIR] scripts/run_ablation.sh
@@ -20,7 +21,8 @@ if [ -n "${DATA_DIR:-}" ]; then
 fi
 
 for seed in $seeds; do
-    for variant in "autoencoder contrastive_weight=0" "contrastive alpha=0"; do
+    for variant in "autoencoder contrastive_weight=0" "contrastive alpha=0" \
+                   "variational variational=true"; do
         read -r name setting <<< "$variant"
         .venv/bin/cae reproduce --dataset "$dataset" --profile paper --seed "$seed" \
             --set "$setting" --no-baselines --no-floors --quiet "${data[@]}" \

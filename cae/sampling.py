@@ -1,0 +1,61 @@
+"""Sampling from a cluster: new images from one prototype's region of a variational run.
+
+The paper notes its framework "allows sampling from a specific cluster if used in a
+variational setting". Under `variational = True` every image has a Gaussian posterior
+N(h, exp(logvar)) in latent space. A prototype's region is the mixture of the posteriors
+of the training images whose nearest prototype it is: a sample picks one such image at
+random, draws h from its posterior, computes the soft assignment s of that h to the
+prototypes (in the clustered space, h or z) and decodes (h, s) with the conditional
+decoder.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from cae.clustering import nearest_prototype, soft_assign
+from cae.config import RunConfig
+from cae.errors import CaeError
+from cae.losses import reparameterise
+from cae.runtime import to_float
+from cae.train import Networks, clustered
+
+
+def posteriors(nets: Networks, images: torch.Tensor, device: torch.device,
+               batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's posterior (mean h, log-variance) of every image, fp32 on the CPU."""
+    encoder = nets.encoder.eval()
+    means, logvars = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = to_float(images[start:start + batch_size].to(device), channels_last=False)
+            mean, logvar = encoder(x, with_logvar=True)
+            means.append(mean.float().cpu())
+            logvars.append(logvar.float().cpu())
+    return torch.cat(means), torch.cat(logvars)
+
+
+def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
+                    per_cluster: int = 8, seed: int = 0) -> torch.Tensor:
+    """`per_cluster` new images from each prototype's region: (k, per_cluster, C, 28, 28).
+
+    A prototype that no training image is nearest to gets blank images."""
+    if not cfg.variational:
+        raise CaeError("sampling from a cluster needs a variational run (--set variational=true)")
+    mean, logvar = posteriors(nets, images, device)
+    prototypes = nets.prototypes.float().cpu()
+    members = nearest_prototype(clustered(nets, mean, cfg), prototypes)
+    g = torch.Generator().manual_seed(seed)
+    samples = []
+    nets.cond_decoder.eval()
+    for i in range(len(prototypes)):
+        own = torch.nonzero(members == i).flatten()
+        if len(own) == 0:
+            samples.append(torch.zeros(per_cluster, *images.shape[1:]))
+            continue
+        pick = own[torch.randint(len(own), (per_cluster,), generator=g)]
+        h = reparameterise(mean[pick], logvar[pick], g)
+        s = soft_assign(clustered(nets, h, cfg), prototypes, cfg.assign_temperature)
+        with torch.no_grad():
+            samples.append(nets.cond_decoder(h.to(device), s.to(device)).float().cpu())
+    return torch.stack(samples)
