@@ -1,7 +1,8 @@
-"""The `cae` command line: train, evaluate, baselines, reproduce.
+"""The `cae` command line: train, evaluate, baselines, reproduce, export-decoder.
 
 Every command builds one `RunConfig` (profile + options + `--set name=value`) and
 writes into a run directory. Bad input gets one line on stderr and exit status 2.
+`reproduce` and `evaluate` end by exporting the run's decoder to ONNX (`cae.export`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _data_dir_and_device(parser: argparse.ArgumentParser) -> None:
+def _data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with local data copies (default: "
                                            "$CAE_DATA_DIR, else each library's cache)")
+
+
+def _data_dir_and_device(parser: argparse.ArgumentParser) -> None:
+    _data_dir(parser)
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
 
 
@@ -72,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(train)
     train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
 
-    evaluate = commands.add_parser("evaluate", help="score a trained run: 3 protocols + floors, figures")
+    evaluate = commands.add_parser("evaluate", help="score a trained run: 3 protocols + floors, "
+                                                    "figures, the decoder as ONNX")
     _run_dir(evaluate)
     _data_dir_and_device(evaluate)
     evaluate.add_argument("--no-floors", action="store_true",
@@ -82,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(baselines)
     _weights(baselines)
 
-    reproduce = commands.add_parser("reproduce", help="train + evaluate + baselines for one dataset and profile")
+    reproduce = commands.add_parser("reproduce", help="train + evaluate + baselines for one dataset "
+                                                      "and profile, then export the decoder")
     _common(reproduce)
     _weights(reproduce)
     reproduce.add_argument("--retrain", action="store_true", help="train again even if the run is complete")
@@ -90,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--no-baselines", action="store_true", help="skip the ResNet-18 baselines")
     reproduce.add_argument("--no-floors", action="store_true",
                            help="skip majority-class, raw-pixel and untrained-encoder rows")
+
+    export = commands.add_parser("export-decoder",
+                                 help="write a finished run's conditional decoder as decoder.onnx "
+                                      "(mixing weights over the prototypes and a temperature in, "
+                                      "image and soft assignment out) with decoder.json, for the "
+                                      "book's prototype explorer")
+    _run_dir(export)
+    _data_dir(export)
     return parser
 
 
@@ -130,13 +145,25 @@ def _summary(table: pd.DataFrame) -> str:
     return table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
+def _export(run_dir: Path, data_dir: str | None = None) -> None:
+    from cae.export import export_decoder
+
+    print(f"decoder for the prototype explorer in {export_decoder(run_dir, data_dir)}")
+
+
 def _run(args: argparse.Namespace) -> None:
     from cae import distributed, pipeline, runs
     from cae.runtime import resolve_device
+    from cae.train import CHECKPOINT
 
     if distributed.launched() and args.command not in ("train", "reproduce"):
         raise CaeError(f"`cae {args.command}` runs in one process; run it without torchrun "
                        f"(torchrun launches `cae train` and `cae reproduce`)")
+    if args.command == "export-decoder":
+        if args.run_dir is None:
+            raise CaeError("export-decoder needs --run-dir (a run finished by `cae train`)")
+        _export(args.run_dir, args.data_dir)
+        return
     if args.command == "evaluate":
         if args.run_dir is None:
             raise CaeError("evaluate needs --run-dir (a folder written by `cae train`)")
@@ -148,6 +175,7 @@ def _run(args: argparse.Namespace) -> None:
         runs.merge_metrics(table, args.run_dir)
         print(_summary(table))
         print(f"metrics and figures in {args.run_dir}")
+        _export(args.run_dir, args.data_dir)
         return
 
     cfg = config_from_args(args)
@@ -174,6 +202,8 @@ def _run(args: argparse.Namespace) -> None:
         print(_summary(artifacts.metrics))
         seconds = artifacts.provenance["wall_time_s"]["total"]
         print(f"run complete ({seconds:.0f} s of compute); artifacts in {run_dir}")
+        if (run_dir / CHECKPOINT).is_file():  # a finished run reused from a clone has none
+            _export(run_dir, cfg.data_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,8 @@ A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.jso
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
 `provenance.json` (data MD5s, package versions, device, precision, processes and their
-backend, wall times, peak resident memory) and `figures/`. The data-only floors are
+backend, wall times, peak resident memory), `figures/`, and once exported (`cae.export`,
+at the end of `cae reproduce`) `decoder.onnx` with `decoder.json`. The data-only floors are
 shared by the runs beside it, in `../floors/` (`cae.floor_cache`). Reading runs needs
 none of the training code.
 """

@@ -15,6 +15,8 @@ if [ ! -f book/_static/mathjax/tex-mml-chtml.js ]; then
     echo "== vendored MathJax missing: fetching it from npm (scripts/fetch_mathjax.sh)"
     bash scripts/fetch_mathjax.sh
 fi
+# onnxruntime-web for the prototype explorer: pinned, hash-checked, not committed
+bash scripts/fetch_onnxruntime.sh
 
 if [ -f scripts/execute_notebooks.sh ]; then
     echo "== executing notebooks (scripts/execute_notebooks.sh)"

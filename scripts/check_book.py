@@ -12,6 +12,13 @@ scripts/devtools.py) and its main column measured: the page must not scroll side
 element may reach past the column, and no table, code block or figure may be cut off
 inside a horizontal scroll box. The widths and the widest table are printed per page.
 
+The prototype explorer (book/explorer.md) runs its decoder with WebAssembly, which
+browsers load only over HTTP: the book is served from a local port, the explorer must
+start, redraw its image when a weight slider and then the temperature slider are clicked
+(the canvas pixels must change each time), fit its column at both widths, and add no
+error to the console beyond those the book's first page shows too (the theme's; they are
+printed). Its screenshot goes to _build/screenshots/explorer.png.
+
 Usage: .venv/bin/python scripts/check_book.py [--html _build/html] [--toc _toc.yml]
 Exits non-zero and lists every failure when a check fails. Needs Chromium
 (Debian: apt-get install -y chromium) and PyYAML.
@@ -20,6 +27,8 @@ Exits non-zero and lists every failure when a check fails. Needs Chromium
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import re
@@ -27,10 +36,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -96,6 +107,32 @@ MEASURE_OVERFLOW = r"""(async () => {
           spill: spill.map(({element, px}) => ({element, px})), cut,
           widest_table: Math.round(Math.max(0, ...tables))};
 })()"""
+
+
+EXPLORER = "book/explorer"
+EXPLORER_WAIT_MS = 30_000  # for ONNX Runtime to load and the first image to be drawn
+# Waits up to waitMs until the explorer has drawn more than `after` times (or failed); returns its state,
+# its redraw count and the output canvas's RGBA pixels.
+EXPLORER_STATE = r"""(async (after, waitMs) => {
+  const root = document.getElementById("cae-explorer");
+  for (let waited = 0; waited < waitMs; waited += 100) {
+    const canvas = root && root.querySelector("canvas.cae-explorer-output");
+    if (!root || root.dataset.state === "error") break;
+    if (canvas && +canvas.dataset.renders > after)
+      return {state: root.dataset.state, renders: +canvas.dataset.renders,
+              pixels: Array.from(canvas.getContext("2d").getImageData(0, 0, 28, 28).data)};
+    await new Promise(done => setTimeout(done, 100));
+  }
+  return {state: !root ? "missing" : root.dataset.state === "error" ? "error" : "timed out",
+          renders: 0, pixels: [], text: root ? root.innerText.slice(0, 300) : ""};
+})"""
+# Scrolls the n-th element matching a selector into view; returns a point 90% along it.
+POINT_ON = r"""((selector, n) => {
+  const el = document.querySelectorAll(selector)[n];
+  el.scrollIntoView({block: "center"});
+  const r = el.getBoundingClientRect();
+  return [r.left + 0.9 * r.width, r.top + r.height / 2];
+})"""
 
 
 _SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -439,6 +476,86 @@ def check_overflow(chromium: str, pages: list[Page]) -> list[str]:
     return failures
 
 
+class _QuietHandler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".mjs": "text/javascript"}
+
+    def do_GET(self) -> None:
+        if self.path == "/favicon.ico":  # the book declares no icon; browsers ask anyway
+            self.send_response(204)
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve directory over HTTP on a free local port; yield its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_QuietHandler, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def explorer_state(browser: Browser, after: int) -> dict:
+    return browser.evaluate(f"{EXPLORER_STATE}({after}, {EXPLORER_WAIT_MS})")
+
+
+def move_and_redraw(browser: Browser, selector: str, n: int, before: dict) -> tuple[dict, list[str]]:
+    """Click 90% along the n-th control matching selector; the explorer must redraw and its
+    image change. Returns the new state and any failure."""
+    browser.click(*browser.evaluate(f"{POINT_ON}({json.dumps(selector)}, {n})"))
+    after = explorer_state(browser, before["renders"])
+    if after["state"] != "ready":
+        return after, [f"no redraw after clicking {selector} #{n} ({after['state']})"]
+    changed = sum(a != b for a, b in zip(before["pixels"], after["pixels"]))
+    print(f"     clicked {selector} #{n}: {changed} of {len(after['pixels'])} RGBA values changed")
+    return after, ([] if changed else [f"clicking {selector} #{n} redrew the same image"])
+
+
+def check_explorer(chromium: str, page: Page, first: Page, html_dir: Path, shot: Path) -> list[str]:
+    """Over HTTP: the explorer starts, its image changes when a weight and the temperature
+    are moved, it fits its column at every OVERFLOW_WIDTHS width, and the console shows no
+    error that the book's first page does not show too."""
+    failures = []
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--virtual-time-budget")]
+    try:
+        with serve(html_dir) as base, Browser(chromium, flags, timeout_s=CHROMIUM_TIMEOUT_S) as browser:
+            browser.open(base + first.html.relative_to(html_dir).as_posix(), 1300, OVERFLOW_HEIGHT)
+            baseline = browser.errors()
+            for error in baseline:
+                print(f"     on {first.docname} too, not counted: {error}")
+            for width in OVERFLOW_WIDTHS:
+                browser.open(base + page.html.relative_to(html_dir).as_posix(), width, OVERFLOW_HEIGHT)
+                state = explorer_state(browser, 0)
+                if state["state"] != "ready":
+                    failures.append(f"at {width} px the explorer did not start ({state['state']}): "
+                                    f"{state.get('text', '')}")
+                    break
+                failures += [f"at {width} px: {p}" for p in
+                             overflow_failures(browser.evaluate(MEASURE_OVERFLOW))]
+            else:
+                state, problems = move_and_redraw(browser, "input.cae-explorer-weight", 1, state)
+                failures += problems
+                if not problems:
+                    state, problems = move_and_redraw(browser, "input.cae-explorer-temperature", 0, state)
+                    failures += problems
+                browser.evaluate('document.getElementById("cae-explorer").scrollIntoView()')
+                browser.screenshot(shot)
+                print(f"screenshot {shot}")
+            failures += [f"console: {e}" for e in browser.errors() if e not in baseline]
+    except DevToolsError as exc:
+        failures.append(f"explorer check: {exc}")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html",
@@ -463,6 +580,13 @@ def main() -> int:
     failures += check_overflow(chromium, pages)
 
     by_name = {p.docname: p for p in pages}
+    if EXPLORER in by_name:
+        problems = check_explorer(chromium, by_name[EXPLORER], pages[0], args.html,
+                                  args.screenshots / "explorer.png")
+        print(f"{'ok  ' if not problems else 'FAIL'} {EXPLORER} over HTTP: starts, redraws, "
+              f"fits, no console error", flush=True)
+        failures += [f"{EXPLORER}: {p}" for p in problems]
+
     for docname, (filename, height) in SCREENSHOTS.items():
         if docname not in by_name or not by_name[docname].html.is_file():
             failures.append(f"{docname}: cannot screenshot, page not built")

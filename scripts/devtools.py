@@ -1,12 +1,14 @@
 """A minimal Chrome DevTools Protocol client over Chromium's --remote-debugging-pipe.
 
-Enough to open a page at a chosen viewport width and evaluate JavaScript in it, with the
-standard library only: Chromium reads commands (JSON, NUL-terminated) on file
-descriptor 3 and writes replies and events on descriptor 4.
+Enough to open a page at a chosen viewport width, evaluate JavaScript in it, click in it,
+take a screenshot and collect the errors it reports, with the standard library only:
+Chromium reads commands (JSON, NUL-terminated) on file descriptor 3 and writes replies
+and events on descriptor 4.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -14,6 +16,7 @@ import select
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -47,12 +50,15 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self._session = ""
+        self._errors: list[str] = []
 
     def __enter__(self) -> Browser:
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
         self._session = self.send("Target.attachToTarget", targetId=target,
                                   flatten=True)["sessionId"]
         self.send("Page.enable")
+        self.send("Runtime.enable")
+        self.send("Log.enable")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -94,12 +100,43 @@ class Browser:
                                 f"{result['exceptionDetails'].get('exception', {}).get('description', '')}")
         return result["result"].get("value")
 
+    def click(self, x: float, y: float) -> None:
+        """A left click at (x, y), CSS pixels from the viewport's top left."""
+        self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def screenshot(self, path: Path) -> None:
+        """Write the viewport as a PNG file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"]))
+
+    def errors(self) -> list[str]:
+        """The errors pages reported since the last call: uncaught exceptions, console.error
+        calls and the browser's error log (failed loads, blocked requests)."""
+        errors, self._errors = self._errors, []
+        return errors
+
+    def _note_error(self, message: dict) -> None:
+        params = message.get("params", {})
+        if message.get("method") == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            self._errors.append("exception: " + details.get("exception", {}).get(
+                "description", details.get("text", "")))
+        elif message.get("method") == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            self._errors.append("console.error: " + " ".join(
+                str(a.get("value", a.get("description", ""))) for a in params["args"]))
+        elif message.get("method") == "Log.entryAdded" and params["entry"]["level"] == "error":
+            entry = params["entry"]
+            self._errors.append(f"log: {entry['text']} {entry.get('url', '')}".rstrip())
+
     def _wait(self, wanted) -> dict:
         deadline = time.monotonic() + self.timeout_s
         while True:
             while b"\0" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\0", 1)
                 message = json.loads(raw)
+                self._note_error(message)
                 if wanted(message):
                     return message
             left = deadline - time.monotonic()

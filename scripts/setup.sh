@@ -14,7 +14,7 @@ fi
 echo "== setting up .venv (torch, the cae package, book and test tools)"
 "${PYTHON:-python3}" -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
-# Any torch >= 2.1 works; where pip is capped (these offline machines) the cap picks the local 2.14.1.
+# Any torch >= 2.6 works; where pip is capped (these offline machines) the cap picks the local 2.14.1.
 .venv/bin/pip install --quiet -e ".[dev]"
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cae)" >/dev/null
 echo "$want" > "$stamp"

@@ -172,6 +172,8 @@ def test_kill_9_mid_training_then_resume_gives_identical_results(tmp_path, fake_
     (["train", "--set", "no_such_field=1"], "unknown configuration field(s): no_such_field"),
     (["train", "--set", "batch_size=many"], "batch_size must be a whole number"),
     (["evaluate", "--run-dir", "/nonexistent/run"], "cannot read config"),
+    (["export-decoder"], "export-decoder needs --run-dir"),
+    (["export-decoder", "--run-dir", "/nonexistent/run"], "cannot read config"),
     (["train", "--set", "epochs=abc"], "epochs must be a whole number"),
     (["train", "--epochs", "0"], "epochs must be a positive integer"),
     (["train", "--set", "channels=a,b,c"], "channels must be a whole number, got 'a'"),
@@ -237,7 +239,7 @@ def test_epochs_option_scales_the_phases():
     assert cfg == make_config("paper", epochs=20, warmup_epochs=10, lr_warmup_epochs=2)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "baselines", "reproduce"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "baselines", "reproduce", "export-decoder"])
 def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "cae.cli", command, "--help"],
                             capture_output=True, text=True)
