@@ -30,7 +30,7 @@ from cae.evaluate import (Prediction, classification_metrics, cluster_compositio
 from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
 from cae.runs import (HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json,
                       write_json, write_metrics)
-from cae.runtime import encode, resolve_device, resolve_precision, to_float
+from cae.runtime import Runtime, encode, to_float
 from cae.sampling import cluster_samples
 from cae.train import (Networks, build_networks, clustered, read_checkpoint, restore_networks,
                        train)
@@ -76,11 +76,12 @@ def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
     cfg.save(saved)
 
 
-def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) -> float:
+def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
+              runtime: Runtime | None = None) -> float:
     """Train and write history.json and elbow.json; returns the training wall time.
     Under torchrun every process trains and process 0 writes."""
     from_main(prepare_run_dir, cfg, run_dir, resume)
-    state = train(cfg, data, run_dir, resume)
+    state = train(cfg, data, run_dir, resume, runtime)
     if is_main():
         write_json(run_dir / "history.json", state.history)
         elbow = state.elbow
@@ -228,10 +229,12 @@ def load_networks(cfg: RunConfig, run_dir: Path, n_channels: int,
     return restore_networks(payload, cfg, n_channels, device)
 
 
-def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = True) -> pd.DataFrame:
-    """Score the trained encoder (and the floors) and draw the run's figures."""
-    device = resolve_device(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
+def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = True,
+                 runtime: Runtime | None = None) -> pd.DataFrame:
+    """Score the trained encoder (and the floors) and draw the run's figures, on the run's
+    device and precision (resolved from cfg when not given)."""
+    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    device, precision = runtime.device, runtime.precision
     nets = load_networks(cfg, run_dir, data.n_channels, device)
     h = {s: encode(nets.encoder, data.splits[s].images, device, precision) for s in data.splits}
     c = {s: clustered(nets, v, cfg) for s, v in h.items()}
@@ -248,9 +251,9 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     return table
 
 
-def baseline_rows(cfg: RunConfig, data: Dataset) -> list[dict]:
+def baseline_rows(cfg: RunConfig, data: Dataset, runtime: Runtime | None = None) -> list[dict]:
     """The paper's two ResNet-18 baselines, each row labelled with the weights used."""
-    device = resolve_device(cfg.device)
+    device = (runtime or Runtime.resolve(cfg.device, cfg.precision)).device
     model, weights = load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
     feats = {s: resnet_features(model, data.splits[s].images, cfg.resnet_image_size, 256, device)
              for s in data.splits}
@@ -369,20 +372,21 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
                            f"--retrain (retrain=True) to replace it, or use another run dir")
         return done
     from_main(check_before_work, cfg, run_dir, baselines)
+    runtime = Runtime.resolve(cfg.device, cfg.precision)  # once: training, scoring, provenance
     data = load(cfg)
-    seconds = {"train": train_run(cfg, data, run_dir, resume)}
+    seconds = {"train": train_run(cfg, data, run_dir, resume, runtime)}
     if not is_main():
         return None
     started = time.perf_counter()
-    table = evaluate_run(cfg, data, run_dir, floors)
+    table = evaluate_run(cfg, data, run_dir, floors, runtime)
     seconds["evaluate"] = time.perf_counter() - started
     if baselines:
         started = time.perf_counter()
-        table = metrics_table(table.to_dict("records") + baseline_rows(cfg, data))
+        table = metrics_table(table.to_dict("records") + baseline_rows(cfg, data, runtime))
         seconds["baselines"] = time.perf_counter() - started
     seconds["total"] = sum(seconds.values())
     write_metrics(table, run_dir)
-    write_json(run_dir / "provenance.json", provenance(cfg, data, seconds))
+    write_json(run_dir / "provenance.json", provenance(cfg, data, seconds, runtime))
     return RunArtifacts.read(run_dir)
 
 

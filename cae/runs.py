@@ -28,7 +28,7 @@ from cae.distributed import backend, world_size
 from cae.errors import CaeError
 from cae.evaluate import metrics_table
 from cae.files import atomic_write_text
-from cae.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
+from cae.runtime import Runtime, cpu_name, peak_rss_mb
 
 HEAD_MODEL = "CAE + clustering head"
 
@@ -109,10 +109,12 @@ def read_against_k(run_dir: Path) -> dict:
     return against_k
 
 
-def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict:
+def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
+               runtime: Runtime | None = None) -> dict:
     """Where the numbers came from: data hashes, package versions, hardware, precision,
     processes (torchrun's world size and backend), times."""
-    device = resolve_device(cfg.device)
+    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    device = runtime.device
     versions = {}
     for name in PACKAGES:
         try:
@@ -123,7 +125,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float]) -> dict
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),
-                precision=resolve_precision(cfg.precision, device), wall_time_s=seconds,
+                precision=runtime.precision, wall_time_s=seconds,
                 peak_rss_mb=round(peak_rss_mb()))
 
 

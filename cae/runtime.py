@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -73,6 +74,24 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how one run computes: its device and precision, resolved once per run."""
+
+    device: torch.device
+    precision: str
+
+    @classmethod
+    def resolve(cls, device: str, precision: str) -> Runtime:
+        """The config's `device` and `precision` ('auto' or named) made concrete."""
+        resolved = resolve_device(device)
+        return cls(resolved, resolve_precision(precision, resolved))
+
+    def describe(self) -> dict[str, str]:
+        """Plain values for checkpoints and provenance."""
+        return {"device": str(self.device), "precision": self.precision}
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -30,7 +30,7 @@ from cae.errors import CaeError
 from cae.losses import kl_divergence, reconstruction, reparameterise, warmup_loss
 from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
 from cae.optim import learning_rate, make_lars, set_learning_rate
-from cae.runtime import autocast, encode, resolve_device, resolve_precision, to_float
+from cae.runtime import Runtime, autocast, encode, to_float
 
 CHECKPOINT = "checkpoint.pt"
 NAN_CHECK_EVERY = 10  # steps between checks of the running loss (each check syncs the device)
@@ -59,6 +59,7 @@ class TrainState:
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     elbow: ElbowResult | None = None
     seconds: float = 0.0
+    runtime: dict[str, str] = field(default_factory=dict)  # device and precision trained with
 
 
 class NonFiniteLoss(CaeError):
@@ -118,6 +119,7 @@ def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
     nets = state.nets
     return dict(
         fingerprint=cfg.fingerprint(training_only=True), epoch=state.epoch, seconds=state.seconds,
+        runtime=state.runtime,
         world_size=world_size(),
         encoder=nets.encoder.state_dict(), projector=nets.projector.state_dict(),
         decoder=nets.decoder.state_dict(),
@@ -343,16 +345,20 @@ def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
     return TrainState(nets, _make_optimizer(nets, cfg), generator)
 
 
-def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False) -> TrainState:
-    """Train both phases, checkpointing each epoch into run_dir; `resume` continues the last one."""
-    device = resolve_device(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
+def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
+          runtime: Runtime | None = None) -> TrainState:
+    """Train both phases, checkpointing each epoch into run_dir; `resume` continues the last one.
+    `runtime` is the run's device and precision (resolved from cfg when not given); each
+    checkpoint records it."""
+    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    device, precision = runtime.device, runtime.precision
     if cfg.batch_size % world_size():
         raise CaeError(f"batch_size {cfg.batch_size} is the global batch, split over "
                        f"{world_size()} processes; make it a multiple of {world_size()}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = _start_state(cfg, data, run_dir, resume, device)
+    state.runtime = runtime.describe()
     images = data.splits["train"].images.to(device)
     outer = tqdm(total=cfg.epochs, initial=state.epoch, desc="epochs", dynamic_ncols=True,
                  disable=not cfg.progress or not sys.stderr.isatty() or not is_main())
