@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from cae.data import Dataset
 from cae.errors import CaeError
-from cae.runs import RunArtifacts
+from cae.runs import RunArtifacts, finished_under
+
 
 def provenance_note(artifacts: RunArtifacts) -> str:
     """Markdown naming the run behind a page: profile, seed, data MD5s, hardware, wall times."""
@@ -120,3 +123,24 @@ def class_proportions(data: Dataset) -> pd.DataFrame:
             row[f"{name} share"] = round(count / counts.sum(), 3)
         table[split] = row
     return pd.DataFrame.from_dict(table, orient="index").rename_axis("split")
+
+
+VARIATIONAL_FOLDERS = ("variational", "ablation")  # under the runs root, where the book keeps them
+
+
+def variational_samples(runs_root: str | Path, dataset: str) -> tuple[str, Path | None]:
+    """Markdown about sampling from a cluster, and the samples figure of the first finished
+    variational run of dataset under runs_root's VARIATIONAL_FOLDERS (None when there is none)."""
+    for folder in VARIATIONAL_FOLDERS:
+        root = Path(runs_root, folder)
+        runs = finished_under(root) if root.is_dir() else []
+        for run in runs:
+            figure = run.run_dir / "figures" / "samples.png"
+            if run.config.dataset == dataset and run.config.variational and figure.is_file():
+                return (f"Run `{folder}/{run.run_dir.name}` (profile **{run.config.profile}**, "
+                        f"seed {run.config.seed}, KL weight {run.config.kl_weight}): each row "
+                        f"is one cluster, titled with the label it maps to; each column a new "
+                        f"image drawn from that cluster's region.", figure)
+    return (f"No variational run of `{dataset}` is committed under `{runs_root}`; make one "
+            f"with `cae reproduce --dataset {dataset} --set variational=true` and its "
+            f"`figures/samples.png` shows here.", None)

@@ -133,6 +133,22 @@ Image(filename=figures_dir / "reconstructions.png")
 Image(filename=figures_dir / "prototypes.png")
 
 # %% [markdown]
+# ### Sampling from a cluster
+#
+# The paper notes that its framework "allows sampling from a specific cluster if used in
+# a variational setting". With `variational=true` the encoder also gives a log-variance,
+# so every image has a Gaussian around its latent vector, and phase 1 adds a KL term
+# (`kl_weight`, see [Method](../book/method.md)). A cluster's region is then the mixture
+# of its training images' Gaussians: each new image below draws a latent vector from one
+# member's Gaussian and decodes it with its soft assignment (`cae.sampling`).
+
+# %%
+note, samples = report.variational_samples(runs_root, "mnist")
+display(Markdown(note))
+if samples is not None:
+    display(Image(filename=samples))
+
+# %% [markdown]
 # ## The three protocols
 #
 # The frozen encoder read out three ways on the test split: (a) `stat`, each test image

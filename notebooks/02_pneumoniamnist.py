@@ -165,6 +165,22 @@ for note in dataset_notes.asides(dataset, "prototypes"):
     display(Markdown(note))
 
 # %% [markdown]
+# ### Sampling from a cluster
+#
+# The paper notes that its framework "allows sampling from a specific cluster if used in
+# a variational setting". With `variational=true` the encoder also gives a log-variance,
+# so every image has a Gaussian around its latent vector, and phase 1 adds a KL term
+# (`kl_weight`, see [Method](../book/method.md)). A cluster's region is then the mixture
+# of its training images' Gaussians: each new image below draws a latent vector from one
+# member's Gaussian and decodes it with its soft assignment (`cae.sampling`).
+
+# %%
+note, samples = report.variational_samples(runs_root, dataset)
+display(Markdown(note))
+if samples is not None:
+    display(Image(filename=samples))
+
+# %% [markdown]
 # ## The three protocols on validation and test
 #
 # (a) `stat`: nearest prototype, cluster mapped to its majority label; (b) `knn`: 5

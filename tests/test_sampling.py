@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from cae import report
 from cae.cli import main
 from cae.config import make_config
 from cae.errors import CaeError
@@ -43,12 +44,14 @@ def test_a_plain_encoder_has_no_log_variance_weights():
 
 
 def test_a_variational_run_samples_from_each_cluster(tmp_path, fake_mnist_dir, capsys):
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / "variational" / "mnist-smoke-seed0"
     args = ["reproduce", "--profile", "smoke", "--dataset", "mnist", "--data-dir",
             str(fake_mnist_dir), "--set", "variational=true", "--no-baselines", "--no-floors",
             "--quiet", "--run-dir", str(run_dir)]
     assert main(args) == 0, capsys.readouterr().err
     assert (run_dir / "figures" / "samples.png").stat().st_size > 1000
+    assert report.variational_samples(tmp_path, "mnist")[1] == run_dir / "figures" / "samples.png"
+    assert report.variational_samples(tmp_path, "pneumoniamnist")[1] is None
     history = json.loads((run_dir / "history.json").read_text())
     assert all(t > n for t, n in zip(history["total"], history["nt_xent"]))  # KL and MSE add
     cfg = make_config("smoke", dataset="mnist", data_dir=str(fake_mnist_dir), variational=True)
