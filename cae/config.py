@@ -41,7 +41,7 @@ _ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True, "val_holdout": 0,
                  "elbow_metric": "distortion", "head_method": "scan", "head_neighbours": 20,
                  "head_epochs": 40, "head_entropy_weight": 5.0, "head_restarts": 4,
                  "head_self_label_epochs": 10, "cluster_on": "h", "variational": False,
-                 "kl_weight": 1e-3}
+                 "kl_weight": 2.5e-6}
 
 
 @dataclass
@@ -72,9 +72,11 @@ class RunConfig:
     contrastive_weight: float = 1.0  # 0 = autoencoder alone (ablation only)
 
     # variational variant (the paper's "sampling from a specific cluster"): the encoder gives
-    # a mean h and a log-variance, phase 1 reparameterises h and adds kl_weight * KL
+    # a mean h and a log-variance, both phases reparameterise h, phase 1 adds kl_weight * KL.
+    # 2.5e-6 = alpha * 2 * 0.1**2 / 784: the KL's weight against alpha * MSE (a mean over
+    # 784 pixels) that a Gaussian decoder with pixel noise 0.1 implies
     variational: bool = False
-    kl_weight: float = 1e-3
+    kl_weight: float = 2.5e-6
 
     # augmentation (each transform applied with probability aug_prob)
     aug_prob: float = 0.5

@@ -247,13 +247,16 @@ def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
                  device: torch.device, precision: str) -> torch.Tensor:
     """One phase-2 step's gradients: the frozen encoder's latents of two views, their soft
     assignment s to the prototypes (from h or z, see `clustered`), and the MSE of the
-    conditional decoder's reconstructions from (h, s). Returns the detached MSE as a
-    1-element tensor."""
+    conditional decoder's reconstructions from (h, s); variational: h is a draw around the
+    encoder's mean. Returns the detached MSE as a 1-element tensor."""
     x1, x2 = two_views(x, augment_params(cfg), g)
     n = len(x)
     with autocast(device, precision):
         with torch.no_grad():
-            h = nets.encoder(torch.cat([x1, x2])).float()
+            if cfg.variational:  # the decoder learns to decode draws, as the sampler makes
+                h = reparameterise(*nets.encoder(torch.cat([x1, x2]), with_logvar=True), g)
+            else:
+                h = nets.encoder(torch.cat([x1, x2])).float()
             s = soft_assign(clustered(nets, h, cfg), nets.prototypes, cfg.assign_temperature)
         y = nets.cond_decoder(h, s)
     mse = reconstruction(x1, y[:n]) + reconstruction(x2, y[n:])
