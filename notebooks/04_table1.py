@@ -219,10 +219,10 @@ if table1.has_runs(runs_root, validated_profile):
 # (`contrastive_weight = 0`, no contrastive term) and **contrastive alone** (`alpha = 0`,
 # no reconstruction term), beside **both**, the runs of the table above restricted to
 # the same seeds, and the **variational** encoder (both terms plus a KL term with weight
-# `kl_weight` = 0.001, `variational = true`), which measures what the paper's "sampling
+# `kl_weight` = 2.5e-6, `variational = true`), which measures what the paper's "sampling
 # from a specific cluster" costs the representation. (Only the variational runs, made
-# after Hungarian accuracy was added, carry its rows.) Each line is the encoder under one protocol, mean ± half-width of the
-# 95% interval over `n` seeds; NMI and ARI exist for protocol (a) only. The runs live in
+# after Hungarian accuracy was added, carry its rows.) Each line is the encoder under
+# one protocol, mean ± half-width of the 95% interval over `n` seeds; NMI and ARI exist for protocol (a) only. The runs live in
 # `artifacts/ablation/`; rerun them with
 # `SEEDS="0 1 2" DATA_DIR=<data> bash scripts/run_ablation.sh`.
 

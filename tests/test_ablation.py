@@ -17,7 +17,8 @@ def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = Tr
     """Main runs (the combination) and ablation runs of seeds 0 and 1 under tmp_path."""
     main, abl = tmp_path / "artifacts", tmp_path / "artifacts" / "ablation"
     weights = {"autoencoder alone": dict(contrastive_weight=0.0),
-               "contrastive alone": dict(alpha=0.0), "both (paper)": {}}
+               "contrastive alone": dict(alpha=0.0), "both (paper)": {},
+               "variational (both + KL)": dict(variational=True)}
     for variant, values in accuracy.items():
         for seed, value in enumerate(values):
             rows = [_row("CAE (ours)", "test", "knn", seed, value),
@@ -36,21 +37,23 @@ def test_variant_of_reads_the_loss_weights():
     assert ablation.variant_of(make_config("smoke", contrastive_weight=0.0)) == "autoencoder alone"
     assert ablation.variant_of(make_config("smoke", alpha=0.0)) == "contrastive alone"
     assert ablation.variant_of(make_config("smoke")) == "both (paper)"
+    assert ablation.variant_of(make_config("smoke", variational=True)) == "variational (both + KL)"
 
 
 def test_ablation_rows_and_table_over_the_shared_seeds(tmp_path):
     abl, main = _runs(tmp_path, {"autoencoder alone": [0.70, 0.80],
                                  "contrastive alone": [0.85, 0.85],
-                                 "both (paper)": [0.90, 0.80]})
+                                 "both (paper)": [0.90, 0.80],
+                                 "variational (both + KL)": [0.60, 0.60]})
     rows = ablation.ablation_rows(abl, main, profile="smoke")
     assert set(rows["model"]) == set(ablation.VARIANTS)  # encoder rows only, renamed
     assert ablation.seeds_note(rows) == ("Seeds: autoencoder alone 0, 1; contrastive alone 0, 1; "
-                                         "both (paper) 0, 1.")
+                                         "both (paper) 0, 1; variational (both + KL) 0, 1.")
     table = ablation.ablation_table(rows)
     assert list(table.index.get_level_values("model")) == list(ablation.VARIANTS)
     assert table["accuracy"].tolist() == [f"0.750 ± {0.05 * T_975_DF1:.3f}", "0.850 ± 0.000",
-                                          f"0.850 ± {0.05 * T_975_DF1:.3f}"]
-    assert table["n"].tolist() == [2, 2, 2]
+                                          f"0.850 ± {0.05 * T_975_DF1:.3f}", "0.600 ± 0.000"]
+    assert table["n"].tolist() == [2, 2, 2, 2]
 
 
 def test_ablation_refuses_runs_that_differ_in_more_than_the_loss(tmp_path):
