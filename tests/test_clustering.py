@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from cae.clustering import (elbow_k, elbow_visualizer, kmeans_clusters, kmeans_elbow,
                             nearest_prototype, normalised_elbow, soft_assign)
@@ -64,8 +65,8 @@ def test_yellowbrick_visualizer_runs_with_this_scikit_learn_and_agrees_with_elbo
     x, _ = three_blobs()
     result = kmeans_elbow(x, k_min=2, k_max=7, seed=0, n_init=2, metric=metric)
     assert result.k == 3 and result.metric == metric and len(result.scores) == 6
-    visualizer = elbow_visualizer(metric, result.ks, seed=0, n_init=2)
-    visualizer.fit(x)
+    visualizer = elbow_visualizer(metric, result.ks, seed=0, n_init=2, ax=Figure().subplots())
+    visualizer.fit(x)  # on its own axes: without one, yellowbrick opens a pyplot figure
     assert visualizer.elbow_value_ == result.k
     np.testing.assert_allclose(visualizer.k_scores_, result.scores)
 
