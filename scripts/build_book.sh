@@ -25,5 +25,7 @@ fi
 
 echo "== building the book"
 start=$(date +%s)
-"$jb" build . --warningiserror --keep-going
+# --all: a build made earlier (the rendered-page test builds one) would otherwise be
+# reused as up to date, without the static files fetched since (onnxruntime-web)
+"$jb" build . --all --warningiserror --keep-going
 echo "== built in $(( $(date +%s) - start )) s; open $root/_build/html/index.html"
