@@ -8,7 +8,7 @@
 #
 # Usage: DATA_DIR=DIR bash benchmarks/gpu.sh             on a machine with a CUDA GPU
 #        DATA_DIR=DIR bash benchmarks/gpu.sh --dry-run   anywhere: the same steps on the
-#            CPU with 2 timed steps, the smoke profile and no compile (checks the script)
+#            CPU with 2 timed steps, one round, the smoke profile and no compile (checks the script)
 # DATA_DIR holds medmnist/pneumoniamnist.npz and MNIST/raw/ (as ../shared/data does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,16 +17,16 @@ OUT_DIR=${OUT_DIR:-benchmarks/results}
 : "${DATA_DIR:?set DATA_DIR to the folder holding medmnist/ and MNIST/}"
 
 if [[ "${1:-}" == "--dry-run" ]]; then
-  device=cpu steps=2 profile=smoke compile=() name=dry-run
+  device=cpu steps=2 repeats=1 profile=smoke compile=() name=dry-run
   bench_dataset=${BENCH_DATASET:-pneumoniamnist}
 else
-  device=cuda steps=50 profile=paper compile=(--compile) bench_dataset=pneumoniamnist
+  device=cuda steps=50 repeats=1 profile=paper compile=(--compile) bench_dataset=pneumoniamnist
   name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -c 'A-Za-z0-9\n' - | tr A-Z a-z)
 fi
 mkdir -p "$OUT_DIR"
 echo "== throughput, $device ($name)"
 "$PY" benchmarks/throughput.py --data-dir "$DATA_DIR" --dataset "$bench_dataset" --device "$device" \
-  --steps "$steps" "${compile[@]}" --json "$OUT_DIR/$name-throughput.json"
+  --steps "$steps" --repeats "$repeats" "${compile[@]}" --json "$OUT_DIR/$name-throughput.json"
 echo "== MNIST $profile-profile training, $device"
 run_dir=$(mktemp -d)
 "$PY" benchmarks/train_time.py --dataset mnist --profile "$profile" --device "$device" \

@@ -1,13 +1,20 @@
 """Phase-1 training throughput: the usual PyTorch pipeline against this project's step.
 
-Both run on the same machine in one process, on the same images, with the same
-networks, loss and LARS optimizer, so their ratio is meaningful. The usual pipeline
-is what a user would write: torchvision transforms per sample in a Dataset, a
-DataLoader with 2 workers, fp32, eager. Ours is `cae.train.phase1_step` with the
-config defaults (batched augmentation on the device, channels_last, no DataLoader).
+Both run on the same machine, on the same images, with the same networks, loss and LARS
+optimizer, so their ratio is meaningful. The usual pipeline is what a user would write:
+torchvision transforms per sample in a Dataset, a DataLoader with 2 workers, fp32,
+eager, the C allocator as the system sets it. Ours is `cae.train.phase1_step` as a run
+resolves it (`cae.runtime.Runtime`: precision auto, freed buffers kept by the allocator,
+batched augmentation on the device, channels_last, no DataLoader).
 
-Usage: python benchmarks/throughput.py [--data-dir DIR] [--steps 20] [--device auto]
-       [--compile] [--reproduce [DATASET ...]] [--json out.json]
+Each measurement runs in a fresh process (so one configuration's allocator setting or
+warm caches cannot help another), the configurations alternate for `--repeats` rounds,
+and the median of each is reported with every sample. The matmul peak of this device
+(square fp32 and bf16 matmuls) is measured in the same run, so the achieved FLOP/s of
+our step can be read as a fraction of what the hardware does at its best.
+
+Usage: python benchmarks/throughput.py [--data-dir DIR] [--steps 20] [--repeats 3]
+       [--device auto] [--compile] [--reproduce [DATASET ...]] [--json out.json]
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -29,9 +38,11 @@ from cae.config import make_config
 from cae.data import load_dataset
 from cae.losses import warmup_loss
 from cae.optim import make_lars
-from cae.runtime import (cpu_flags, cpu_name, peak_rss_mb, resolve_device, resolve_precision,
-                         to_float)
+from cae.runtime import (Runtime, cpu_flags, cpu_name, cpu_supports_bf16, peak_rss_mb,
+                         resolve_device, to_float)
 from cae.train import Networks, build_networks, fit_prototypes, phase1_step, phase2_step, place
+
+MATMUL_SIZE = 2048
 
 
 class UsualPairs(torch.utils.data.Dataset):
@@ -91,8 +102,9 @@ def _sync(device: torch.device) -> None:
 
 def ours_throughput(images: torch.Tensor, cfg, device: torch.device, steps: int,
                     phase: int) -> float:
-    """Pairs per second of this project's training step (phase 1 or phase 2)."""
-    precision = resolve_precision(cfg.precision, device)
+    """Pairs per second of this project's training step (phase 1 or phase 2), with the
+    precision and allocator setting a run resolves from cfg."""
+    precision = Runtime.resolve(str(device), cfg.precision).precision
     nets = _networks(images, cfg, device, precision, phase)
     train_modules = [nets.cond_decoder] if phase == 2 else [nets.encoder, nets.projector, nets.decoder]
     optimizer = make_lars(train_modules, cfg)
@@ -116,6 +128,56 @@ def _networks(images, cfg, device, precision, phase) -> Networks:
     if phase == 2:
         fit_prototypes(nets, images[:2048].to(device), cfg, device, precision)
     return nets
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 5) -> float:
+    """GFLOP/s of the fastest of `repeats` rounds of square matmuls of MATMUL_SIZE."""
+    a, b = (torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=device, dtype=dtype) for _ in range(2))
+    a @ b
+    best = 0.0
+    for _ in range(repeats):
+        _sync(device)
+        started = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        _sync(device)
+        best = max(best, 5 * 2 * MATMUL_SIZE**3 / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def configurations(cfg, device: torch.device, compiled: bool) -> dict[str, tuple]:
+    """Name -> (config, phase, pipeline) of every timed measurement: the usual pipeline, ours
+    as a run resolves it, ours forced to fp32 and, where the hardware has bf16 units, to
+    bf16; phase 2; with `compiled`, ours under torch.compile (auto and fp32)."""
+    fp32 = dataclasses.replace(cfg, precision="fp32")
+    runs = {"usual": (cfg, 1, "usual"), "ours": (cfg, 1, "ours"), "ours_fp32": (fp32, 1, "ours")}
+    if device.type == "cuda" or cpu_supports_bf16():
+        runs["ours_bf16"] = (dataclasses.replace(cfg, precision="bf16"), 1, "ours")
+    runs["phase2"] = (cfg, 2, "ours")
+    if compiled:
+        runs["ours_compiled"] = (dataclasses.replace(cfg, compile=True), 1, "ours")
+        runs["ours_fp32_compiled"] = (dataclasses.replace(fp32, compile=True), 1, "ours")
+    return runs
+
+
+def measure_one(name: str, args: argparse.Namespace) -> float:
+    """One measurement, in this (fresh) process: pairs per second of configuration `name`."""
+    cfg = make_config("paper", dataset=args.dataset, data_dir=args.data_dir, device=args.device)
+    device = resolve_device(cfg.device)
+    images = load_dataset(cfg.dataset, cfg.data_dir).splits["train"].images
+    run_cfg, phase, pipeline = configurations(cfg, device, args.compile)[name]
+    if pipeline == "usual":
+        return usual_throughput(images, run_cfg, device, args.steps)
+    return ours_throughput(images, run_cfg, device, args.steps, phase)
+
+
+def measure_in_fresh_process(name: str, args: argparse.Namespace) -> float:
+    cmd = [sys.executable, __file__, "--measure", name, "--dataset", args.dataset,
+           "--device", args.device, "--steps", str(args.steps)]
+    cmd += ["--data-dir", args.data_dir] if args.data_dir else []
+    cmd += ["--compile"] if args.compile else []
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def flops_per_pair(images: torch.Tensor, cfg) -> float:
@@ -154,44 +216,59 @@ def main() -> None:
     parser.add_argument("--dataset", default="pneumoniamnist")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds over all configurations, each in a fresh process; the "
+                             "median is reported")
     parser.add_argument("--compile", action="store_true",
                         help="also time our step under torch.compile (auto precision and fp32)")
     parser.add_argument("--reproduce", nargs="*", metavar="DATASET",
                         help="also time `cae reproduce --profile paper` end to end on these "
                              "datasets (default, with no name: pneumoniamnist and mnist)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # one measurement, internal
     args = parser.parse_args()
+    if args.measure:
+        print(measure_one(args.measure, args))
+        return
 
     cfg = make_config("paper", dataset=args.dataset, data_dir=args.data_dir, device=args.device)
     device = resolve_device(cfg.device)
     images = load_dataset(cfg.dataset, cfg.data_dir).splits["train"].images
     flops = flops_per_pair(images, cfg)
-    usual = usual_throughput(images, cfg, device, args.steps)
-    ours = ours_throughput(images, cfg, device, args.steps, phase=1)
-    fp32 = dataclasses.replace(cfg, precision="fp32")
-    ours_fp32 = ours_throughput(images, fp32, device, args.steps, phase=1)
-    phase2 = ours_throughput(images, cfg, device, args.steps, phase=2)
+    load_before = os.getloadavg()
+    names = list(configurations(cfg, device, args.compile))
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            samples[name].append(measure_in_fresh_process(name, args))
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    runtime = Runtime.resolve(str(device), cfg.precision)
+    peaks = {"fp32": matmul_peak(device, torch.float32)}
+    if "ours_bf16" in median:
+        peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    achieved = median["ours"] * flops / 1e9
     result = {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else cpu_name(),
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "precision": resolve_precision(cfg.precision, device), "batch_size": cfg.batch_size,
-        "usual_pairs_per_s": usual, "ours_pairs_per_s": ours, "ours_fp32_pairs_per_s": ours_fp32,
-        "speedup": ours / usual, "phase2_pairs_per_s": phase2,
-        "mflop_per_pair": flops / 1e6, "ours_gflop_per_s": ours * flops / 1e9,
-        "peak_rss_mb": peak_rss_mb(), "cpu_flags": cpu_flags(),
+        "cpu_flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "dataset": cfg.dataset, "batch_size": cfg.batch_size, "steps": args.steps,
+        "repeats": args.repeats, "precision": runtime.precision, "allocator": runtime.allocator,
+        **{f"{name}_pairs_per_s": value for name, value in median.items()},
+        "speedup": median["ours"] / median["usual"],
+        "mflop_per_pair": flops / 1e6, "ours_gflop_per_s": achieved,
+        "matmul_peak_gflop_per_s": peaks,
+        "ours_fraction_of_matmul_peak": achieved / peaks.get(runtime.precision, peaks["fp32"]),
+        "samples_pairs_per_s": samples,
+        "load_average_before_after": [load_before[0], os.getloadavg()[0]],
     }
-    if args.compile:
-        for name, variant in (("ours_compiled_pairs_per_s", cfg), ("ours_fp32_compiled_pairs_per_s", fp32)):
-            result[name] = ours_throughput(images, dataclasses.replace(variant, compile=True),
-                                           device, args.steps, phase=1)
     if args.reproduce is not None:
         for dataset in args.reproduce or ("pneumoniamnist", "mnist"):
             result.update(reproduce_wall_time(dataset, args.data_dir, args.device))
-    width = max(map(len, result))
+    result["peak_rss_mb"] = peak_rss_mb()
     for key, value in result.items():
-        print(f"{key:<{width}}  {value:.3g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        if key != "samples_pairs_per_s":
+            print(f"{key:<32}  {value:.4g}" if isinstance(value, float) else f"{key:<32}  {value}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

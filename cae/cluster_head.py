@@ -156,7 +156,6 @@ def n2d_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], n_clus
     faster than linearly) and maps every other row with its `transform`.
     """
     import umap  # imported here: numba compiles on first import, which takes seconds
-    from sklearn.mixture import GaussianMixture
 
     train = F.normalize(train_h.float().cpu(), dim=1).numpy()
     rng = np.random.default_rng(seed)
@@ -167,10 +166,26 @@ def n2d_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], n_clus
     embed = {"train": reducer.transform(train)}
     embed.update({s: reducer.transform(F.normalize(h.float().cpu(), dim=1).numpy())
                   for s, h in eval_hs.items()})
-    mixture = GaussianMixture(n_clusters, covariance_type="full", random_state=seed,
-                              n_init=settings.restarts).fit(embed["train"])
+    mixture = fit_mixture(embed["train"], n_clusters, seed, settings.restarts)
     return (mixture.predict(embed["train"]),
             {s: mixture.predict(embed[s]) for s in eval_hs})
+
+
+def fit_mixture(points: np.ndarray, n_clusters: int, seed: int, restarts: int):
+    """A full-covariance GMM on points. UMAP with min_dist 0 can stack a cluster onto a
+    line or a point, where the float32 covariance is not positive definite and sklearn
+    refuses; then the fit is repeated in float64 with a covariance floor of 1e-3 of the
+    points' mean variance (a fit that works is never changed)."""
+    from sklearn.mixture import GaussianMixture
+
+    try:
+        return GaussianMixture(n_clusters, covariance_type="full", random_state=seed,
+                               n_init=restarts).fit(points)
+    except ValueError:
+        points = points.astype(np.float64)
+        floor = max(1e-3 * float(points.var(axis=0).mean()), 1e-6)
+        return GaussianMixture(n_clusters, covariance_type="full", random_state=seed,
+                               n_init=restarts, reg_covar=floor).fit(points)
 
 
 def head_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], n_clusters: int,

@@ -3,8 +3,8 @@
 A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.json`,
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
-`provenance.json` (data MD5s, package versions, device, precision, processes and their
-backend, wall times, peak resident memory), `figures/`, and once exported (`cae.export`,
+`provenance.json` (data MD5s, package versions, device, precision, C allocator setting,
+processes and their backend, wall times, peak resident memory), `figures/`, and once exported (`cae.export`,
 at the end of `cae reproduce`) `decoder.onnx` with `decoder.json`. The data-only floors are
 shared by the runs beside it, in `../floors/` (`cae.floor_cache`). Reading runs needs
 none of the training code.
@@ -112,7 +112,7 @@ def read_against_k(run_dir: Path) -> dict:
 def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                runtime: Runtime | None = None) -> dict:
     """Where the numbers came from: data hashes, package versions, hardware, precision,
-    processes (torchrun's world size and backend), times."""
+    allocator, processes (torchrun's world size and backend), times, peak memory."""
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
     device = runtime.device
     versions = {}
@@ -125,7 +125,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),
-                precision=runtime.precision, wall_time_s=seconds,
+                precision=runtime.precision, allocator=runtime.allocator, wall_time_s=seconds,
                 peak_rss_mb=round(peak_rss_mb()))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cae.allocator import keep_freed_memory
 from cae.errors import CaeError
 
 
@@ -34,26 +35,31 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if platform.system() == "Darwin" else peak / 2**10  # bytes / KiB
 
 
+def _flags(cpuinfo: Path) -> set[str]:
+    try:
+        return set(cpuinfo.read_text().split())
+    except OSError:
+        return set()
+
+
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     """The CPU features that decide training speed (AVX2, AVX-512, bf16 units), as cpuinfo lists them."""
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:
-        return []
+    flags = _flags(cpuinfo)
     return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
 
 
 def cpu_supports_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True on CPUs with native bf16 units (AMX-BF16 or AVX512-BF16), read from cpuinfo.
+    """True on CPUs with native bf16 units (AMX-BF16 or AVX512-BF16), read from cpuinfo
+    (elsewhere than Linux this conservatively answers False). Without them bf16 matmuls
+    run hundreds of times slower than fp32."""
+    return bool(_flags(cpuinfo) & {"amx_bf16", "avx512_bf16"})
 
-    Without them bf16 matmuls run hundreds of times slower than fp32, so 'auto'
-    must not pick bf16 (elsewhere than Linux this conservatively answers False).
-    """
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:
-        return False
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+def cpu_trains_faster_in_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True on CPUs with AMX-BF16 tiles. AVX512-BF16 alone does not pay for these small
+    convolutions: on a 2-core AMD EPYC with it, phase 1 ran 5-10% slower in bf16 than in
+    fp32 (benchmarks/results/cpu-2core-epyc-avx512bf16.json)."""
+    return "amx_bf16" in _flags(cpuinfo)
 
 
 def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
@@ -67,31 +73,37 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return platform.machine()
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' gives bf16 on CUDA and on CPUs with bf16 units, fp32 elsewhere."""
+def resolve_precision(precision: str, device: torch.device,
+                      cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """'auto' gives bf16 on CUDA GPUs that support it and on CPUs with AMX-BF16, fp32
+    elsewhere (`cpu_trains_faster_in_bf16`)."""
     if precision != "auto":
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_supports_bf16() else "fp32"
+    return "bf16" if cpu_trains_faster_in_bf16(cpuinfo) else "fp32"
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how one run computes: its device and precision, resolved once per run."""
+    """Where and how one run computes: its device, precision and C allocator setting,
+    resolved once per run."""
 
     device: torch.device
     precision: str
+    allocator: str = "system default"
 
     @classmethod
     def resolve(cls, device: str, precision: str) -> Runtime:
-        """The config's `device` and `precision` ('auto' or named) made concrete."""
+        """The config's `device` and `precision` ('auto' or named) made concrete; keeps
+        freed training buffers in the process (`cae.allocator`)."""
         resolved = resolve_device(device)
-        return cls(resolved, resolve_precision(precision, resolved))
+        return cls(resolved, resolve_precision(precision, resolved), keep_freed_memory())
 
     def describe(self) -> dict[str, str]:
         """Plain values for checkpoints and provenance."""
-        return {"device": str(self.device), "precision": self.precision}
+        return {"device": str(self.device), "precision": self.precision,
+                "allocator": self.allocator}
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cae.cluster_head import HeadSettings, head_clusters, nearest_neighbours, scan_loss
+from cae.cluster_head import (HeadSettings, fit_mixture, head_clusters, nearest_neighbours,
+                              scan_loss)
 from cae.config import make_config
 from cae.evaluate import hungarian_protocol
 
@@ -61,3 +62,16 @@ def test_head_settings_come_from_the_config():
     cfg = make_config("smoke", head_method="n2d", head_neighbours="7", head_restarts=3)
     assert HeadSettings.of(cfg) == HeadSettings("n2d", 7, cfg.head_epochs, cfg.head_entropy_weight,
                                                 3, cfg.head_self_label_epochs)
+
+
+def test_mixture_fit_survives_a_cluster_stacked_on_a_line():
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(2)
+    far = rng.normal(0, 1, (1, 10)).astype(np.float32) * 1e4
+    line = far + rng.normal(0, 1, (80, 1)).astype(np.float32) * np.ones((1, 10), np.float32)
+    points = np.concatenate([line, rng.normal(0, 1, (80, 10)).astype(np.float32)])
+    with pytest.raises(ValueError):  # sklearn's own fit refuses these points
+        GaussianMixture(4, covariance_type="full", random_state=0).fit(points)
+    labels = fit_mixture(points, 4, seed=0, restarts=1).predict(points)
+    assert len(set(labels[:80]) & set(labels[80:])) == 0  # the line and the blob stay apart

@@ -55,3 +55,14 @@ def test_bf16_only_on_cpus_that_have_bf16_units(tmp_path):
     assert cpu_name(tmp_path / "named") == "AMD EPYC 9554"
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+
+
+def test_auto_picks_bf16_only_on_cpus_with_amx(tmp_path):
+    cpus = {"avx2": "avx2 fma", "avx512_bf16": "avx2 avx512f avx512_bf16",
+            "amx": "avx2 avx512f avx512_bf16 amx_bf16 amx_tile"}
+    picked = {}
+    for name, flags in cpus.items():
+        (tmp_path / name).write_text(f"flags : fpu {flags}\n")
+        picked[name] = resolve_precision("auto", torch.device("cpu"), tmp_path / name)
+    assert picked == {"avx2": "fp32", "avx512_bf16": "fp32", "amx": "bf16"}
+    assert resolve_precision("auto", torch.device("cpu"), tmp_path / "missing") == "fp32"
