@@ -86,22 +86,10 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return flat.reshape(n, c, h, w)
 
 
-def sampling_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """`F.affine_grid(theta, (n, c, height, width), align_corners=False)` as two broadcast
-    multiply-adds: the same (n, height, width, 2) grid, several times faster on the CPU
-    than affine_grid's batched matmul with an inner size of 3."""
-    xs = (2 * torch.arange(width, device=theta.device, dtype=theta.dtype) + 1) / width - 1
-    ys = (2 * torch.arange(height, device=theta.device, dtype=theta.dtype) + 1) / height - 1
-    t = theta[..., None, None]
-    gx = t[:, 0, 0] * xs + t[:, 0, 1] * ys[:, None] + t[:, 0, 2]
-    gy = t[:, 1, 0] * xs + t[:, 1, 1] * ys[:, None] + t[:, 1, 2]
-    return torch.stack([gx, gy], dim=-1)
-
-
 def augment(x: torch.Tensor, params: AugmentParams, g: torch.Generator) -> torch.Tensor:
     """One random view of a float batch in [0, 1]: affine resampling, blur, noise."""
     n, device = x.shape[0], x.device
-    grid = sampling_grid(affine_matrices(n, params, g, device), *x.shape[-2:])
+    grid = F.affine_grid(affine_matrices(n, params, g, device), list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     sigma = _uniform(n, *params.blur_sigma, g, device)

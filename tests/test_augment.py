@@ -2,10 +2,8 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from cae.augment import (AugmentParams, affine_matrices, augment, blur, gaussian_kernels,
-                         sampling_grid, two_views)
+from cae.augment import AugmentParams, affine_matrices, augment, blur, gaussian_kernels, two_views
 
 # bilinear resampling at pixel centres in float32 is exact only to a few 1e-6 on 28 px
 RESAMPLE_ATOL = 1e-5
@@ -104,10 +102,3 @@ def test_blur_each_image_with_its_own_sigma(channels):
     both = blur(x, torch.tensor([0.0, 1.0]))
     assert torch.equal(both[0], x[0])
     torch.testing.assert_close(both[1:], blur(x[1:], torch.tensor([1.0])))
-
-
-def test_sampling_grid_is_affine_grid():
-    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(3))
-    for height, width in ((28, 28), (7, 11)):
-        expected = F.affine_grid(theta, [5, 1, height, width], align_corners=False)
-        torch.testing.assert_close(sampling_grid(theta, height, width), expected)
