@@ -28,7 +28,7 @@ from cae.config import RunConfig, load_config
 from cae.data import Dataset
 from cae.errors import CaeError
 from cae.evaluate import mapping_protocol
-from cae.runs import write_json
+from cae.files import write_json
 from cae.runtime import encode, resolve_precision
 from cae.train import Networks, clustered
 

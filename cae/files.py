@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+
+import numpy as np
 
 from cae.errors import CaeError
 
@@ -24,3 +27,17 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         raise CaeError(f"cannot write {path} ({exc.strerror or exc}); the previous file is "
                        f"kept") from None
+
+
+def write_json(path: str | Path, value) -> None:
+    """Write value as pretty JSON, atomically (`atomic_write_text`); numpy arrays and
+    numpy or torch scalars are written as plain lists and numbers."""
+    atomic_write_text(path, json.dumps(value, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from cae.config import RunConfig
 from cae.data import Dataset
 from cae.errors import CaeError
-from cae.files import atomic_write_text
+from cae.files import write_json
 
 FLOOR_SEED = 0
 CACHE_DIR = "floors"
@@ -75,12 +75,5 @@ def cached_floor_rows(cache_dir: Path, settings: dict,
         return rows
     rows = [dict(row, floors_cache=path.name) for row in compute()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({"settings": settings, "rows": rows}, indent=2,
-                                       default=_plain) + "\n")
+    write_json(path, {"settings": settings, "rows": rows})
     return rows
-
-
-def _plain(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

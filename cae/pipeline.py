@@ -27,9 +27,9 @@ from cae.errors import CaeError
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
                           hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
                           mapping_protocol, metrics_table)
+from cae.files import write_json
 from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
-from cae.runs import (HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json,
-                      write_json, write_metrics)
+from cae.runs import HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json, write_metrics
 from cae.runtime import Runtime, encode, to_float
 from cae.sampling import cluster_samples
 from cae.train import (Networks, build_networks, clustered, read_checkpoint, restore_networks,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -27,7 +26,7 @@ from cae.data import Dataset
 from cae.distributed import backend, world_size
 from cae.errors import CaeError
 from cae.evaluate import metrics_table
-from cae.files import atomic_write_text
+from cae.files import atomic_write_text, write_json
 from cae.runtime import Runtime, cpu_name, peak_rss_mb
 
 HEAD_MODEL = "CAE + clustering head"
@@ -73,19 +72,6 @@ def run_dir_for(cfg: RunConfig, root: str | Path = "runs") -> Path:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
-
-
-def write_json(path: Path, value) -> None:
-    """Write value as pretty JSON, atomically (`atomic_write_text`)."""
-    atomic_write_text(path, json.dumps(value, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def class_count_k(ks: list[int], n_classes: int) -> int:

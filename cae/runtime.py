@@ -121,14 +121,20 @@ def to_float(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 @torch.no_grad()
 def encode(encoder: nn.Module, images: torch.Tensor, device: torch.device,
-           precision: str = "fp32", batch_size: int = 2048) -> torch.Tensor:
-    """Latents h of uint8 images (N, C, 28, 28), in fp32 on the CPU."""
+           precision: str = "fp32", batch_size: int = 2048, with_logvar: bool = False
+           ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Latents h of uint8 images (N, C, 28, 28), in fp32 on the CPU; with `with_logvar`
+    (variational encoders) the posterior (h, log-variance)."""
     was_training = encoder.training
     encoder.eval()
     out = []
     for start in range(0, len(images), batch_size):
         x = to_float(images[start:start + batch_size].to(device), channels_last=False)
         with autocast(device, precision):
-            out.append(encoder(x).float().cpu())
+            parts = encoder(x, with_logvar=True) if with_logvar else (encoder(x),)
+            out.append([part.float().cpu() for part in parts])
     encoder.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
+    if not out:
+        return (torch.empty(0), torch.empty(0)) if with_logvar else torch.empty(0)
+    columns = [torch.cat(column) for column in zip(*out)]
+    return tuple(columns) if with_logvar else columns[0]

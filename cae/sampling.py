@@ -17,22 +17,8 @@ from cae.clustering import nearest_prototype, soft_assign
 from cae.config import RunConfig
 from cae.errors import CaeError
 from cae.losses import reparameterise
-from cae.runtime import to_float
+from cae.runtime import encode
 from cae.train import Networks, clustered
-
-
-def posteriors(nets: Networks, images: torch.Tensor, device: torch.device,
-               batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    """The encoder's posterior (mean h, log-variance) of every image, fp32 on the CPU."""
-    encoder = nets.encoder.eval()
-    means, logvars = [], []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            x = to_float(images[start:start + batch_size].to(device), channels_last=False)
-            mean, logvar = encoder(x, with_logvar=True)
-            means.append(mean.float().cpu())
-            logvars.append(logvar.float().cpu())
-    return torch.cat(means), torch.cat(logvars)
 
 
 def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
@@ -42,7 +28,7 @@ def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device
     A prototype that no training image is nearest to gets blank images."""
     if not cfg.variational:
         raise CaeError("sampling from a cluster needs a variational run (--set variational=true)")
-    mean, logvar = posteriors(nets, images, device)
+    mean, logvar = encode(nets.encoder, images, device, with_logvar=True)
     prototypes = nets.prototypes.float().cpu()
     members = nearest_prototype(clustered(nets, mean, cfg), prototypes)
     g = torch.Generator().manual_seed(seed)

@@ -12,8 +12,8 @@ from PIL import Image
 from cae import figures
 from cae.config import make_config
 from cae.errors import CaeError
+from cae.files import write_json
 from cae.gallery import gallery_html, gallery_rows
-from cae.runs import write_json
 
 
 def write_run(root, dataset, profile, seed, scores, channels=None):
