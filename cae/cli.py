@@ -31,7 +31,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed of everything random (default 0)")
     _data_dir_and_device(parser)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                        help="auto (default): bf16 on CUDA and on CPUs with bf16 units")
+                        help="auto (default): bf16 on CUDA and on CPUs with AMX, else fp32")
     parser.add_argument("--epochs", type=int,
                         help="total epochs (phase 1 + phase 2); the profile's phase-1 and "
                              "lr warm-up shares scale with it unless set with --set")
