@@ -1,4 +1,5 @@
-"""The C allocator kept from handing training buffers back to the OS between steps.
+"""The C allocator kept from handing training buffers back to the OS between steps, and
+made to hand them back when training ends.
 
 Every training step frees and reallocates the same few-MiB activation buffers. With
 glibc's default thresholds those blocks go back to the OS when freed and come back as
@@ -39,3 +40,12 @@ def keep_freed_memory() -> str:
                             and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
         return "system default"
     return f"glibc, keeps blocks < {MMAP_THRESHOLD >> 20} MiB"
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc's malloc_trim); called when training
+    ends, so that the buffers kept for its steps do not stay resident under evaluation's
+    own peak. A no-op elsewhere than glibc."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -20,6 +20,7 @@ with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on imp
 
 from cae.config import ELBOW_METRICS
 from cae.errors import CaeError
+from cae.runtime import to_float
 
 
 # the knee-locator shape yellowbrick's KElbowVisualizer uses for each score
@@ -119,21 +120,36 @@ def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
                        metric=metric, scores=scores)
 
 
+def unit_rows(vectors: torch.Tensor, chunk: int = 4096) -> np.ndarray:
+    """The L2-normalised rows of vectors in float64: `F.normalize(vectors.float(), dim=1)`
+    cast to float64, built chunk by chunk so that no full-size float32 copy exists beside
+    the result. uint8 images (n, c, h, w) are read as their pixels in [0, 1], one row per
+    image (as `to_float(images).flatten(1)`), without a float copy of all of them."""
+    out = np.empty((len(vectors), int(np.prod(vectors.shape[1:]))), dtype=np.float64)
+    for start in range(0, len(vectors), chunk):
+        rows = vectors[start:start + chunk]
+        rows = to_float(rows, False).flatten(1) if rows.dtype == torch.uint8 else rows.float()
+        out[start:start + chunk] = F.normalize(rows, dim=1).double().numpy()
+    return out
+
+
 def normalised_elbow(vectors: torch.Tensor, k_min: int, k_max: int, seed: int, n_init: int = 10,
                      metric: str = "distortion") -> ElbowResult:
-    """`kmeans_elbow` on the L2-normalised rows of vectors: how every model's prototypes are
-    found (ours, the floors, the Feature+KM baseline), so that KMeans' Euclidean clusters
-    agree with the cosine nearest-prototype assignment the protocols use."""
-    return kmeans_elbow(F.normalize(vectors.float(), dim=1).numpy(), k_min, k_max, seed, n_init,
-                        metric)
+    """`kmeans_elbow` on the L2-normalised rows of vectors (`unit_rows`: uint8 images are
+    read as pixels): how every model's prototypes are found (ours, the floors, the
+    Feature+KM baseline), so that KMeans' Euclidean clusters agree with the cosine
+    nearest-prototype assignment the protocols use."""
+    return kmeans_elbow(unit_rows(vectors), k_min, k_max, seed, n_init, metric)
 
 
 def kmeans_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], k: int, seed: int,
                     n_init: int = 10) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Seeded KMeans with k clusters on the L2-normalised train rows; every row of train and
-    of each eval split goes to its nearest centroid by cosine similarity."""
-    fit = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(
-        F.normalize(train_h.float(), dim=1).double().numpy())
+    of each eval split goes to its nearest centroid by cosine similarity. KMeans centres the
+    rows in place (copy_x=False) rather than on a copy: the same fit, and the rows are
+    built for it alone."""
+    fit = KMeans(n_clusters=k, n_init=n_init, random_state=seed, copy_x=False).fit(
+        unit_rows(train_h))
     centroids = torch.from_numpy(fit.cluster_centers_).float()
     return (nearest_prototype(train_h.float(), centroids).numpy(),
             {name: nearest_prototype(h.float(), centroids).numpy() for name, h in eval_hs.items()})

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from cae.allocator import release_freed_memory
 from cae.augment import AugmentParams, two_views
 from cae.clustering import ElbowResult, normalised_elbow, soft_assign
 from cae.config import RunConfig
@@ -384,4 +385,5 @@ def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
                 outer.update()
             state.seconds += time.perf_counter() - started
             save_checkpoint(state, cfg, run_dir)
+    release_freed_memory()
     return state

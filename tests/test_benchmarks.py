@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -39,3 +40,20 @@ def test_distributed_throughput_script_times_one_and_two_processes(tmp_path, fak
     assert (one["processes"], one["backend"], two["processes"], two["backend"]) == (1, None, 2, "gloo")
     assert all(row["pairs_per_s"] > 0 for row in result["configurations"])
     assert isinstance(result["cpu_flags"], list)
+
+
+def test_step_kernels_sums_onednn_time_per_primitive_and_step():
+    spec = importlib.util.spec_from_file_location("step_kernels", ROOT / "benchmarks" / "step_kernels.py")
+    step_kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(step_kernels)
+    conv = ("onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx512_core,"
+            "forward_training,src:f32::blocked:acdb::f0,attr-scratchpad:user,"
+            "alg:convolution_direct,mb512_ic1oc16_ih28oh14,{ms}")
+    lines = [conv.format(ms=9.0),  # a warm-up step: not counted
+             f"{step_kernels.MARK} fp32",
+             conv.format(ms=1.5), conv.format(ms=2.5),
+             "onednn_verbose,v1,primitive,create:cache_hit,cpu,convolution,x,forward_training,1.0",
+             "== step ms 12.500"]
+    per_step, step_ms, precision = step_kernels.primitive_times(lines, steps=2)
+    assert per_step == {"convolution forward_training mb512_ic1oc16_ih28oh14": 2.0}
+    assert (step_ms, precision) == (12.5, "fp32")

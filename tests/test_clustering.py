@@ -5,11 +5,14 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from matplotlib.figure import Figure
+from sklearn.cluster import KMeans
 
 from cae.clustering import (elbow_k, elbow_visualizer, kmeans_clusters, kmeans_elbow,
-                            nearest_prototype, normalised_elbow, soft_assign)
+                            nearest_prototype, normalised_elbow, soft_assign, unit_rows)
 from cae.errors import CaeError
+from cae.runtime import to_float
 
 PROTOTYPES = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 
@@ -130,3 +133,23 @@ def test_normalised_elbow_ignores_row_scale():
     plain = normalised_elbow(x, 2, 5, seed=0, n_init=2)
     assert scaled.k == plain.k == 3
     np.testing.assert_allclose(scaled.centroids, plain.centroids, atol=1e-6)
+
+
+def test_unit_rows_equal_the_full_size_normalisation_bit_for_bit():
+    g = torch.Generator().manual_seed(0)
+    vectors = torch.randn(1000, 7, generator=g)
+    expected = F.normalize(vectors, dim=1).double().numpy()
+    assert np.array_equal(unit_rows(vectors, chunk=64), expected)
+    images = torch.randint(0, 256, (300, 1, 4, 4), generator=g, dtype=torch.uint8)
+    pixels = F.normalize(to_float(images, False).flatten(1), dim=1).double().numpy()
+    assert np.array_equal(unit_rows(images, chunk=64), pixels)
+
+
+def test_kmeans_clusters_centring_in_place_gives_the_copying_fit():
+    h = torch.randn(500, 5, generator=torch.Generator().manual_seed(1))
+    fits = [KMeans(n_clusters=4, n_init=3, random_state=0, copy_x=copy).fit(unit_rows(h))
+            for copy in (True, False)]
+    assert np.array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    train, _ = kmeans_clusters(h, {}, 4, seed=0, n_init=3)
+    centroids = torch.from_numpy(fits[0].cluster_centers_).float()
+    assert np.array_equal(train, nearest_prototype(h, centroids).numpy())
