@@ -30,7 +30,7 @@ from cae.evaluate import (Prediction, classification_metrics, cluster_compositio
 from cae.files import write_json
 from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
 from cae.runs import HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json, write_metrics
-from cae.runtime import Runtime, encode, to_float
+from cae.runtime import Runtime, encode, peak_rss_mb, to_float
 from cae.sampling import cluster_samples
 from cae.train import (Networks, build_networks, clustered, read_checkpoint, restore_networks,
                        train)
@@ -377,18 +377,22 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
     runtime = Runtime.resolve(cfg.device, cfg.precision)  # once: training, scoring, provenance
     data = load(cfg)
     seconds = {"train": train_run(cfg, data, run_dir, resume, runtime)}
+    peaks = {"train": round(peak_rss_mb())}  # the process's peak so far, after each phase
     if not is_main():
         return None
     started = time.perf_counter()
     table = evaluate_run(cfg, data, run_dir, floors, runtime)
     seconds["evaluate"] = time.perf_counter() - started
+    peaks["evaluate"] = round(peak_rss_mb())
     if baselines:
         started = time.perf_counter()
         table = metrics_table(table.to_dict("records") + baseline_rows(cfg, data, runtime))
         seconds["baselines"] = time.perf_counter() - started
+        peaks["baselines"] = round(peak_rss_mb())
     seconds["total"] = sum(seconds.values())
     write_metrics(table, run_dir)
-    write_json(run_dir / "provenance.json", provenance(cfg, data, seconds, runtime))
+    write_json(run_dir / "provenance.json",
+               {**provenance(cfg, data, seconds, runtime), "peak_rss_mb_after": peaks})
     return RunArtifacts.read(run_dir)
 
 

@@ -57,8 +57,8 @@ def cpu_supports_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 def cpu_trains_faster_in_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True on CPUs with AMX-BF16 tiles. AVX512-BF16 alone does not pay for these small
-    convolutions: on a 2-core AMD EPYC with it, phase 1 ran 5-10% slower in bf16 than in
-    fp32 (benchmarks/results/cpu-2core-epyc-avx512bf16.json)."""
+    convolutions: on a 2-core AMD EPYC with it, phase 1 ran about 6% slower in bf16 than in
+    fp32 (medians in both benchmarks/results/cpu-2core-epyc-avx512bf16*.json)."""
     return "amx_bf16" in _flags(cpuinfo)
 
 

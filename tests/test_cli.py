@@ -65,6 +65,8 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert provenance["precision"] in ("fp32", "bf16") and provenance["wall_time_s"]["total"] > 0
     assert 100 < provenance["peak_rss_mb"] < 64 * 1024  # MiB: torch alone takes over 100
+    after = provenance["peak_rss_mb_after"]  # the peak so far after each phase: never falls
+    assert after["train"] <= after["evaluate"] <= after["baselines"] <= provenance["peak_rss_mb"]
     assert "UNTRAINED" in capsys.readouterr().err
     against_k = json.loads((run_dir / "mapping_vs_k.json").read_text())
     chosen = json.loads((run_dir / "elbow.json").read_text())["k"]
