@@ -391,8 +391,7 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
         peaks["baselines"] = round(peak_rss_mb())
     seconds["total"] = sum(seconds.values())
     write_metrics(table, run_dir)
-    write_json(run_dir / "provenance.json",
-               {**provenance(cfg, data, seconds, runtime), "peak_rss_mb_after": peaks})
+    write_json(run_dir / "provenance.json", provenance(cfg, data, seconds, runtime, peaks))
     return RunArtifacts.read(run_dir)
 
 

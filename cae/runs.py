@@ -4,7 +4,8 @@ A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.jso
 `metrics.json` / `metrics.csv` (one row per model, split and protocol),
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
 `provenance.json` (data MD5s, package versions, device, precision, C allocator setting,
-processes and their backend, wall times, peak resident memory), `figures/`, and once exported (`cae.export`,
+processes and their backend, wall times, peak resident memory overall and after each
+phase), `figures/`, and once exported (`cae.export`,
 at the end of `cae reproduce`) `decoder.onnx` with `decoder.json`. The data-only floors are
 shared by the runs beside it, in `../floors/` (`cae.floor_cache`). Reading runs needs
 none of the training code.
@@ -96,9 +97,10 @@ def read_against_k(run_dir: Path) -> dict:
 
 
 def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
-               runtime: Runtime | None = None) -> dict:
+               runtime: Runtime | None = None, peaks: dict[str, int] | None = None) -> dict:
     """Where the numbers came from: data hashes, package versions, hardware, precision,
-    allocator, processes (torchrun's world size and backend), times, peak memory."""
+    allocator, processes (torchrun's world size and backend), times, peak memory (and,
+    given `peaks`, the peak so far after each phase)."""
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
     device = runtime.device
     versions = {}
@@ -112,7 +114,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),
                 precision=runtime.precision, allocator=runtime.allocator, wall_time_s=seconds,
-                peak_rss_mb=round(peak_rss_mb()))
+                peak_rss_mb=round(peak_rss_mb()), **({"peak_rss_mb_after": peaks} if peaks else {}))
 
 
 def write_metrics(table: pd.DataFrame, run_dir: Path) -> None:
