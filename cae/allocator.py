@@ -15,6 +15,7 @@ still returned. Other C libraries (macOS, Windows, musl) keep their defaults.
 from __future__ import annotations
 
 import ctypes
+import gc
 
 MMAP_THRESHOLD = 32 * 2**20
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
@@ -43,9 +44,12 @@ def keep_freed_memory() -> str:
 
 
 def release_freed_memory() -> None:
-    """Hand the heap's free pages back to the OS (glibc's malloc_trim); called when training
-    ends, so that the buffers kept for its steps do not stay resident under evaluation's
-    own peak. A no-op elsewhere than glibc."""
+    """Free Python's unreachable reference cycles (figures hold some), then hand the
+    heap's free pages back to the OS (glibc's malloc_trim; elsewhere only the first).
+    Called where a run's memory peaks are about to start: when training ends, so that
+    the buffers kept for its steps do not stay under evaluation, and before the floors'
+    and the Feature+KM baseline's KMeans searches (on MNIST 100-130 MB less under them)."""
+    gc.collect()
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)

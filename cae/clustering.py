@@ -4,6 +4,7 @@ cites), and soft assignment."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
@@ -42,18 +43,29 @@ class ElbowResult:
 
 
 class _RecordingKMeans(KMeans):
-    """KMeans that keeps every fit the elbow search makes, so no k is fitted twice."""
+    """KMeans that keeps every fit the elbow search makes, so no k is fitted twice.
+
+    With `refill` (a function that writes the exact rows into the array it is given),
+    each fit centres the rows in place (copy_x=False) instead of on a copy, and then
+    refills them, since scikit-learn's own un-centring is not exact: the same fits and
+    scores as with a copy, without a second full-size array."""
+
+    refill: Callable[[np.ndarray], object] | None = None
 
     def fit(self, X, y=None, sample_weight=None):  # noqa: N803 (scikit-learn's name)
         super().fit(X, y, sample_weight)
+        if self.refill is not None:
+            self.refill(X)
         self.__dict__.setdefault("fits_", {})[self.n_clusters] = (
             self.cluster_centers_.copy(), self.labels_.copy(), float(self.inertia_))
         return self
 
 
 def elbow_visualizer(metric: str, ks: list[int], seed: int = 0, n_init: int = 10,
-                     ax=None) -> KElbowVisualizer:
-    """yellowbrick's KElbowVisualizer around a seeded KMeans, usable with today's scikit-learn.
+                     ax=None, refill: Callable[[np.ndarray], object] | None = None
+                     ) -> KElbowVisualizer:
+    """yellowbrick's KElbowVisualizer around a seeded KMeans, usable with today's scikit-learn
+    (with `refill`, the KMeans fits in place and refills its rows: `_RecordingKMeans`).
 
     yellowbrick 1.5 recognises a clusterer by the `_estimator_type` attribute, which
     scikit-learn >= 1.6 no longer sets, so the KMeans is passed with `force_model=True`.
@@ -61,7 +73,9 @@ def elbow_visualizer(metric: str, ks: list[int], seed: int = 0, n_init: int = 10
     if metric not in ELBOW_METRICS:
         raise CaeError(f"elbow_metric must be one of {ELBOW_METRICS}, got {metric!r}")
     fig = ax.figure if ax is not None else None
-    return KElbowVisualizer(_RecordingKMeans(n_init=n_init, random_state=seed), ax=ax, fig=fig,
+    kmeans = _RecordingKMeans(n_init=n_init, random_state=seed, copy_x=refill is None)
+    kmeans.refill = refill
+    return KElbowVisualizer(kmeans, ax=ax, fig=fig,
                             k=list(ks), metric=metric, timings=False, locate_elbow=True,
                             force_model=True)
 
@@ -102,14 +116,19 @@ def kmeans_fits(features: np.ndarray, k_min: int, k_max: int, seed: int,
 
 
 def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
-                 n_init: int = 10, metric: str = "distortion") -> ElbowResult:
+                 n_init: int = 10, metric: str = "distortion",
+                 refill: Callable[[np.ndarray], object] | None = None) -> ElbowResult:
     """Fit KMeans for every k in [k_min, k_max] with yellowbrick's KElbowVisualizer, score
-    each fit by `metric`, and keep the fit the elbow picks (`elbow_k`)."""
+    each fit by `metric`, and keep the fit the elbow picks (`elbow_k`).
+
+    With `refill` (writes the float64 features into the array it is given), the fits
+    centre `features` in place and refill it after each (`_RecordingKMeans`): the same
+    result with one full-size array instead of two."""
     features = np.asarray(features, dtype=np.float64)
     ks = k_range(k_min, k_max, len(features))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # yellowbrick warns when it finds no knee
-        visualizer = elbow_visualizer(metric, ks, seed, n_init, ax=Figure().subplots())
+        visualizer = elbow_visualizer(metric, ks, seed, n_init, Figure().subplots(), refill)
         visualizer.fit(features)
     fits = visualizer.estimator.fits_
     scores = [float(v) for v in visualizer.k_scores_]
@@ -120,16 +139,23 @@ def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
                        metric=metric, scores=scores)
 
 
-def unit_rows(vectors: torch.Tensor, chunk: int = 4096) -> np.ndarray:
-    """The L2-normalised rows of vectors in float64: `F.normalize(vectors.float(), dim=1)`
-    cast to float64, built chunk by chunk so that no full-size float32 copy exists beside
-    the result. uint8 images (n, c, h, w) are read as their pixels in [0, 1], one row per
-    image (as `to_float(images).flatten(1)`), without a float copy of all of them."""
-    out = np.empty((len(vectors), int(np.prod(vectors.shape[1:]))), dtype=np.float64)
+def rows(vectors: torch.Tensor) -> torch.Tensor:
+    """vectors as float rows: uint8 images (n, c, h, w) as their pixels in [0, 1], one row
+    per image (`to_float(images).flatten(1)`); anything else as `vectors.float()`."""
+    return to_float(vectors, False).flatten(1) if vectors.dtype == torch.uint8 else vectors.float()
+
+
+def unit_rows(vectors: torch.Tensor, chunk: int = 4096, out: np.ndarray | None = None
+              ) -> np.ndarray:
+    """The L2-normalised `rows` of vectors in float64: `F.normalize(rows(vectors), dim=1)`
+    cast to float64, built chunk by chunk so that no full-size float copy exists beside
+    the result (for uint8 images, no float copy of all of them); written into `out` when
+    given."""
+    if out is None:
+        out = np.empty((len(vectors), int(np.prod(vectors.shape[1:]))), dtype=np.float64)
     for start in range(0, len(vectors), chunk):
-        rows = vectors[start:start + chunk]
-        rows = to_float(rows, False).flatten(1) if rows.dtype == torch.uint8 else rows.float()
-        out[start:start + chunk] = F.normalize(rows, dim=1).double().numpy()
+        out[start:start + chunk] = F.normalize(rows(vectors[start:start + chunk]),
+                                               dim=1).double().numpy()
     return out
 
 
@@ -138,8 +164,10 @@ def normalised_elbow(vectors: torch.Tensor, k_min: int, k_max: int, seed: int, n
     """`kmeans_elbow` on the L2-normalised rows of vectors (`unit_rows`: uint8 images are
     read as pixels): how every model's prototypes are found (ours, the floors, the
     Feature+KM baseline), so that KMeans' Euclidean clusters agree with the cosine
-    nearest-prototype assignment the protocols use."""
-    return kmeans_elbow(unit_rows(vectors), k_min, k_max, seed, n_init, metric)
+    nearest-prototype assignment the protocols use. The fits centre the rows in place and
+    `unit_rows` rewrites them after each, so only one float64 copy of them exists."""
+    return kmeans_elbow(unit_rows(vectors), k_min, k_max, seed, n_init, metric,
+                        refill=lambda out: unit_rows(vectors, out=out))
 
 
 def kmeans_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], k: int, seed: int,
@@ -147,12 +175,13 @@ def kmeans_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], k: 
     """Seeded KMeans with k clusters on the L2-normalised train rows; every row of train and
     of each eval split goes to its nearest centroid by cosine similarity. KMeans centres the
     rows in place (copy_x=False) rather than on a copy: the same fit, and the rows are
-    built for it alone."""
+    built for it alone. uint8 images are read as their pixels (`rows`), made only once
+    the fit's rows are gone."""
     fit = KMeans(n_clusters=k, n_init=n_init, random_state=seed, copy_x=False).fit(
         unit_rows(train_h))
     centroids = torch.from_numpy(fit.cluster_centers_).float()
-    return (nearest_prototype(train_h.float(), centroids).numpy(),
-            {name: nearest_prototype(h.float(), centroids).numpy() for name, h in eval_hs.items()})
+    return (nearest_prototype(rows(train_h), centroids).numpy(),
+            {name: nearest_prototype(rows(h), centroids).numpy() for name, h in eval_hs.items()})
 
 
 def cosine_similarity(h: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:

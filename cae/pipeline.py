@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from cae import figures
+from cae.allocator import release_freed_memory
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
 from cae.cluster_head import HeadSettings, head_clusters
 from cae.clustering import (kmeans_clusters, kmeans_fits, nearest_prototype, normalised_elbow,
@@ -93,17 +94,19 @@ def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False
 
 def protocol_predictions(train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
                          prototypes: torch.Tensor, cfg: RunConfig,
-                         clustered_hs: dict[str, torch.Tensor] | None = None
+                         clustered_hs: dict[str, torch.Tensor] | None = None,
+                         clusters: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
                          ) -> dict[str, dict[str, Prediction]]:
     """The three protocols and Hungarian accuracy on one representation, on every eval split:
     protocol -> split -> prediction. kNN and the linear probe read h; protocol (a) and
     Hungarian accuracy cluster `clustered_hs` (every split, train included; default h),
-    the space the prototypes live in."""
+    the space the prototypes live in, Hungarian accuracy with `kmeans_clusters` at one
+    cluster per class (`clusters` when computed already)."""
     train_y = data.splits["train"].labels
     c = clustered_hs or {"train": train_h, **eval_hs}
     eval_cs = {s: c[s] for s in eval_hs}
-    train_clusters, eval_clusters = kmeans_clusters(c["train"], eval_cs, data.n_classes, cfg.seed,
-                                                    cfg.kmeans_n_init)
+    train_clusters, eval_clusters = clusters or kmeans_clusters(
+        c["train"], eval_cs, data.n_classes, cfg.seed, cfg.kmeans_n_init)
     return {
         "stat": {s: mapping_protocol(c["train"], train_y, v, prototypes, data.n_classes)
                  for s, v in eval_cs.items()},
@@ -117,10 +120,11 @@ def protocol_predictions(train_h: torch.Tensor, data: Dataset, eval_hs: dict[str
 
 
 def protocol_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[str, torch.Tensor],
-                  prototypes: torch.Tensor, cfg: RunConfig) -> list[dict]:
+                  prototypes: torch.Tensor, cfg: RunConfig,
+                  clusters: tuple[np.ndarray, dict[str, np.ndarray]] | None = None) -> list[dict]:
     """`protocol_predictions` on h alone, as metrics rows."""
-    return score_rows(model, protocol_predictions(train_h, data, eval_hs, prototypes, cfg), data,
-                      cfg.seed)
+    return score_rows(model, protocol_predictions(train_h, data, eval_hs, prototypes, cfg,
+                                                  clusters=clusters), data, cfg.seed)
 
 
 def score_rows(model: str, predictions: dict[str, dict[str, Prediction]], data: Dataset,
@@ -173,13 +177,17 @@ def majority_rows(data: Dataset, seed: int) -> list[dict]:
 def data_floor_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
     """The floors that depend on the data alone: majority class and raw pixels, at FLOOR_SEED."""
     cfg = replace(cfg, seed=FLOOR_SEED)
-    # the elbow reads the uint8 images (`unit_rows`) before the float pixels exist: on
-    # MNIST that keeps its float64 rows and KMeans' copy of them from meeting 190 MB more
-    prototypes = _elbow_prototypes(data.splits["train"].images, cfg)
-    pixels = {s: to_float(data.splits[s].images, False).flatten(1) for s in data.splits}
+    release_freed_memory()  # the run's memory peak follows
+    # both KMeans searches read the uint8 images as pixels (`unit_rows`) before the float
+    # pixels exist: on MNIST that keeps their float64 rows from meeting 220 MB more
+    images = {s: data.splits[s].images for s in data.splits}
+    prototypes = _elbow_prototypes(images["train"], cfg)
+    clusters = kmeans_clusters(images["train"], {s: images[s] for s in data.eval_splits},
+                               data.n_classes, cfg.seed, cfg.kmeans_n_init)
+    pixels = {s: to_float(images[s], False).flatten(1) for s in data.splits}
     eval_pixels = {s: pixels[s] for s in data.eval_splits}
     return majority_rows(data, cfg.seed) + protocol_rows(
-        "raw pixels", pixels["train"], data, eval_pixels, prototypes, cfg)
+        "raw pixels", pixels["train"], data, eval_pixels, prototypes, cfg, clusters)
 
 
 def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: str,
@@ -263,6 +271,7 @@ def baseline_rows(cfg: RunConfig, data: Dataset, runtime: Runtime | None = None)
     train_y = data.splits["train"].labels
     transfer = transfer_baseline(feats["train"], train_y, eval_feats, data.n_classes,
                                  cfg.resnet_epochs, cfg.resnet_lr, cfg.probe_batch_size, cfg.seed)
+    release_freed_memory()  # Feature+KM's KMeans search is this phase's memory peak
     elbow, mapped = kmeans_baseline(feats["train"], train_y, eval_feats, data.n_classes,
                                     cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
                                     cfg.elbow_metric)

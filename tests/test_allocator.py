@@ -20,3 +20,23 @@ def test_a_run_on_glibc_keeps_freed_blocks_and_records_it():
                                   "allocator": "glibc, keeps blocks < 32 MiB"}
     release_freed_memory()  # returns the heap's free pages; the setting stays
     assert keep_freed_memory() == "glibc, keeps blocks < 32 MiB"
+
+
+def test_release_frees_unreachable_reference_cycles():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    gc.disable()  # so that only the release can collect the cycle
+    try:
+        node = Node()
+        node.self = node
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None
+        release_freed_memory()
+        assert alive() is None
+    finally:
+        gc.enable()

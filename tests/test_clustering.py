@@ -153,3 +153,49 @@ def test_kmeans_clusters_centring_in_place_gives_the_copying_fit():
     train, _ = kmeans_clusters(h, {}, 4, seed=0, n_init=3)
     centroids = torch.from_numpy(fits[0].cluster_centers_).float()
     assert np.array_equal(train, nearest_prototype(h, centroids).numpy())
+
+
+@pytest.mark.parametrize("metric", ["distortion", "calinski_harabasz", "silhouette"])
+def test_normalised_elbow_fitting_in_place_equals_the_copying_elbow(metric):
+    # scikit-learn's un-centring does not restore these rows exactly (the test below):
+    # the refill must, or each later k would fit other rows
+    vectors = skewed_vectors()
+    copying = kmeans_elbow(unit_rows(vectors), 2, 6, seed=0, n_init=2, metric=metric)
+    in_place = normalised_elbow(vectors, 2, 6, seed=0, n_init=2, metric=metric)
+    assert in_place.scores == copying.scores and in_place.inertias == copying.inertias
+    assert in_place.k == copying.k
+    assert np.array_equal(in_place.labels, copying.labels)
+    assert np.array_equal(in_place.centroids, copying.centroids)
+
+
+def skewed_vectors() -> torch.Tensor:
+    """Rows with many small entries: subtracting and adding back a column mean of a much
+    larger size does not give all of them back exactly."""
+    return torch.rand(400, 6, generator=torch.Generator().manual_seed(0)) ** 6
+
+
+def test_the_in_place_elbow_scores_and_fits_every_k_on_the_exact_rows():
+    vectors = skewed_vectors()
+    rows, calls = unit_rows(vectors), []
+    exact = rows.copy()
+    fitted = rows.copy()
+    KMeans(n_clusters=3, n_init=1, random_state=0, copy_x=False).fit(fitted)
+    assert not np.array_equal(fitted, exact)  # centring in place alone is inexact
+
+    def refill(out):
+        calls.append(out is rows)
+        unit_rows(vectors, out=out)
+
+    kmeans_elbow(rows, 2, 6, seed=0, n_init=2, refill=refill)
+    assert calls == [True] * 5  # after each k's fit, before its score and the next fit
+    assert np.array_equal(rows, exact)
+
+
+def test_kmeans_clusters_reads_uint8_images_as_their_pixels():
+    images = torch.randint(0, 256, (300, 1, 4, 4), generator=torch.Generator().manual_seed(3),
+                           dtype=torch.uint8)
+    pixels = to_float(images, False).flatten(1)
+    from_images = kmeans_clusters(images, {"val": images[:50]}, 3, seed=0, n_init=2)
+    from_pixels = kmeans_clusters(pixels, {"val": pixels[:50]}, 3, seed=0, n_init=2)
+    assert np.array_equal(from_images[0], from_pixels[0])
+    assert np.array_equal(from_images[1]["val"], from_pixels[1]["val"])
