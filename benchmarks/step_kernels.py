@@ -1,11 +1,12 @@
 """Where a phase-1 step's time goes on the CPU: oneDNN's own timing of every convolution,
-transposed convolution, eltwise and reorder primitive, summed per primitive and shape.
+transposed convolution, eltwise and reorder primitive, summed per primitive and shape,
+and PyTorch's profiler's self time of every operator.
 
-Runs warm-up steps, then `--steps` timed steps of `cae.train.phase1_step` as a run
-resolves it (precision, allocator) in a child process with ONEDNN_VERBOSE=1, and
-reports milliseconds per step for each primitive beside the step's wall time; the rest
-of the step is PyTorch's own kernels (GELU, linear layers, the loss, LARS, the
-augmentations) and autograd.
+Runs warm-up steps, `--steps` steps under `torch.profiler` (self CPU time per operator,
+so GELU, the linear layers, the loss, LARS and the augmentations show beside the
+convolutions), then `--steps` timed steps of `cae.train.phase1_step` as a run resolves
+it (precision, allocator) in a child process with ONEDNN_VERBOSE=1, and reports
+milliseconds per step for each primitive and operator beside the step's wall time.
 
 Usage: python benchmarks/step_kernels.py --data-dir DIR [--dataset pneumoniamnist]
        [--precision auto] [--steps 5] [--json out.json]
@@ -23,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 MARK = "== timed steps"
+OP = "== op ms"
 
 
 def run_steps(args: argparse.Namespace) -> None:
@@ -52,6 +54,11 @@ def run_steps(args: argparse.Namespace) -> None:
 
     for _ in range(3):
         step()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(args.steps):
+            step()
+    for event in prof.key_averages():
+        print(f"{OP} {event.self_cpu_time_total / 1e3 / args.steps:.4f} {event.key}")
     print(MARK, runtime.precision, flush=True)
     started = time.perf_counter()
     for _ in range(args.steps):
@@ -77,6 +84,16 @@ def primitive_times(lines: list[str], steps: int) -> tuple[dict[str, float], flo
     return dict(per_step), step_ms, precision
 
 
+def operator_times(lines: list[str]) -> dict[str, float]:
+    """Milliseconds per step of each PyTorch operator's self time (the profiled steps)."""
+    ops = {}
+    for line in lines:
+        if line.startswith(OP):
+            ms, name = line[len(OP):].split(maxsplit=1)
+            ops[name] = float(ms)
+    return ops
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir")
@@ -94,12 +111,18 @@ def main() -> None:
     cmd += ["--data-dir", args.data_dir] if args.data_dir else []
     done = subprocess.run(cmd, check=True, capture_output=True, text=True,
                           env={**os.environ, "ONEDNN_VERBOSE": "1"})
-    per_step, step_ms, precision = primitive_times(done.stdout.splitlines(), args.steps)
+    lines = done.stdout.splitlines()
+    per_step, step_ms, precision = primitive_times(lines, args.steps)
     onednn_ms = sum(per_step.values())
     ranked = sorted(per_step.items(), key=lambda item: -item[1])
+    ops = sorted(operator_times(lines).items(), key=lambda item: -item[1])
     print(f"precision {precision}; step {step_ms:.1f} ms, of which oneDNN {onednn_ms:.1f} ms")
     for name, ms in ranked:
         if ms >= 0.05:
+            print(f"{ms:7.2f} ms  {name}")
+    print("PyTorch operators, self time per profiled step (the profiler adds its own overhead):")
+    for name, ms in ops:
+        if ms >= 0.2:
             print(f"{ms:7.2f} ms  {name}")
     if args.json:
         from cae.runtime import cpu_flags, cpu_name
@@ -108,7 +131,8 @@ def main() -> None:
         args.json.write_text(json.dumps({
             "cpu": cpu_name(), "cpu_flags": cpu_flags(), "dataset": args.dataset,
             "precision": precision, "steps": args.steps, "step_ms": step_ms,
-            "onednn_ms": onednn_ms, "primitives_ms_per_step": dict(ranked)}, indent=2) + "\n")
+            "onednn_ms": onednn_ms, "primitives_ms_per_step": dict(ranked),
+            "operators_self_ms_per_step": dict(ops)}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -57,3 +57,15 @@ def test_step_kernels_sums_onednn_time_per_primitive_and_step():
     per_step, step_ms, precision = step_kernels.primitive_times(lines, steps=2)
     assert per_step == {"convolution forward_training mb512_ic1oc16_ih28oh14": 2.0}
     assert (step_ms, precision) == (12.5, "fp32")
+
+
+def test_step_kernels_reads_the_profilers_self_time_per_operator():
+    spec = importlib.util.spec_from_file_location("step_kernels", ROOT / "benchmarks" / "step_kernels.py")
+    step_kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(step_kernels)
+    lines = [f"{step_kernels.OP} 4.4630 aten::gelu_backward",
+             f"{step_kernels.OP} 0.1875 Optimizer.step#Lars.step",
+             "onednn_verbose,v1,primitive,exec,cpu,eltwise,x,forward_training,1.0",
+             f"{step_kernels.MARK} fp32"]
+    assert step_kernels.operator_times(lines) == {"aten::gelu_backward": 4.463,
+                                                  "Optimizer.step#Lars.step": 0.1875}
