@@ -1,5 +1,5 @@
 """The C allocator kept from handing training buffers back to the OS between steps, and
-made to hand them back when training ends.
+made to hand them back when training ends and before evaluation's memory peaks.
 
 Every training step frees and reallocates the same few-MiB activation buffers. With
 glibc's default thresholds those blocks go back to the OS when freed and come back as

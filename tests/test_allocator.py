@@ -1,4 +1,4 @@
-"""The allocator setting a run applies and records, and its release when training ends."""
+"""The allocator setting a run applies and records, and its release of freed memory."""
 
 import platform
 
