@@ -2,7 +2,8 @@
 
 Each transform is applied per image with probability p: rotation up to 30 degrees,
 horizontal flip and random resized crop (composed into one affine resampling),
-Gaussian blur (a per-image separable kernel), Gaussian noise. All randomness comes
+Gaussian blur (a per-image separable kernel), Gaussian noise; and, beyond the paper and
+off by default, a brightness/contrast jitter. All randomness comes
 from one `torch.Generator`, so two views are reproducible from a seed.
 """
 
@@ -28,6 +29,7 @@ class AugmentParams:
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     noise_std: float = 0.05
     crop_scale: tuple[float, float] = (0.6, 1.0)
+    intensity_jitter: float = 0.0  # brightness and contrast factors in 1 +- this; 0: none
 
 
 def _uniform(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
@@ -86,11 +88,28 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return flat.reshape(n, c, h, w)
 
 
+def intensity_jitter(x: torch.Tensor, strength: float, prob: float,
+                     g: torch.Generator) -> torch.Tensor:
+    """Brightness then contrast, each image with probability `prob`: x times a factor in
+    1 +- strength, then its deviation from its own mean times another (the grey-level part
+    of SimCLR's colour jitter; not in the paper)."""
+    n, device = x.shape[0], x.device
+    fires = _coin(n, prob, g, device)
+    brightness = torch.where(fires, _uniform(n, 1 - strength, 1 + strength, g, device), 1.0)
+    contrast = torch.where(fires, _uniform(n, 1 - strength, 1 + strength, g, device), 1.0)
+    x = (x * brightness[:, None, None, None].to(x.dtype)).clamp(0.0, 1.0)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return mean + (x - mean) * contrast[:, None, None, None].to(x.dtype)
+
+
 def augment(x: torch.Tensor, params: AugmentParams, g: torch.Generator) -> torch.Tensor:
-    """One random view of a float batch in [0, 1]: affine resampling, blur, noise."""
+    """One random view of a float batch in [0, 1]: affine resampling, intensity jitter (when
+    asked for; without it no random number is drawn for it), blur, noise."""
     n, device = x.shape[0], x.device
     grid = F.affine_grid(affine_matrices(n, params, g, device), list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if params.intensity_jitter > 0:
+        x = intensity_jitter(x, params.intensity_jitter, params.prob, g)
 
     sigma = _uniform(n, *params.blur_sigma, g, device)
     sigma = torch.where(_coin(n, params.prob, g, device), sigma, torch.zeros_like(sigma))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from cae.dataset_info import describe
 from cae.errors import CaeError
 from cae.files import atomic_write_text
 
@@ -22,6 +23,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 ELBOW_METRICS = ("distortion", "calinski_harabasz", "silhouette")
 HEAD_METHODS = ("scan", "n2d")
 CLUSTER_SPACES = ("h", "z")
+SCORE_SPLITS = ("reported", "selection")
 
 # Fields that do not change what a run computes: they may differ on resume.
 _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
@@ -32,7 +34,7 @@ _VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
 EVALUATION_FIELDS = {"knn_k", "probe_fraction", "probe_epochs", "probe_lr", "probe_batch_size",
                      "tsne_samples", "resnet_epochs", "resnet_lr", "resnet_image_size",
                      "head_method", "head_neighbours", "head_epochs", "head_entropy_weight",
-                     "head_restarts", "head_self_label_epochs"}
+                     "head_restarts", "head_self_label_epochs", "score_on"}
 
 # Fields added after runs were published, with the value that reproduces the behaviour
 # before them. Loaded configs fill them with this value, and the fingerprint leaves them
@@ -41,7 +43,8 @@ _ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True, "val_holdout": 0,
                  "elbow_metric": "distortion", "head_method": "scan", "head_neighbours": 20,
                  "head_epochs": 40, "head_entropy_weight": 5.0, "head_restarts": 4,
                  "head_self_label_epochs": 10, "cluster_on": "h", "variational": False,
-                 "kl_weight": 2.5e-6}
+                 "kl_weight": 2.5e-6, "selection_fraction": 0.0, "score_on": "reported",
+                 "min_steps": 0, "intensity_jitter": 0.0, "encoder_batch_norm": False}
 
 
 @dataclass
@@ -59,10 +62,15 @@ class RunConfig:
     compile: bool = False
     train_subset: int | None = None
     val_holdout: int = 0  # > 0: a fixed val split of this size cut from train (datasets without one)
+    # > 0: this share of train (stratified, fixed seed) held out as the `selection` split, on
+    # which screens make their choices; the official val and test are then only reported
+    selection_fraction: float = 0.0
+    score_on: str = "reported"  # splits scored: official val + test, or the selection split only
     progress: bool = True
 
     # networks (the paper fixes latent_dim = 128 and the layer pattern, not the widths)
     channels: tuple[int, int, int] = (16, 32, 64)
+    encoder_batch_norm: bool = False  # BatchNorm2d after each encoder convolution (authors' code)
     latent_dim: int = 128
     projector_dims: tuple[int, int, int] = (256, 256, 128)
 
@@ -85,11 +93,15 @@ class RunConfig:
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     noise_std: float = 0.05
     crop_scale: tuple[float, float] = (0.6, 1.0)
+    intensity_jitter: float = 0.0  # > 0: brightness and contrast factors in 1 +- this (not in the paper)
 
     # schedule and optimizer (LARS; lr 0.01 -> 0.25 linearly, cosine to 0.05)
     batch_size: int = 256
     epochs: int = 100
     warmup_epochs: int = 50
+    # > 0: a budget in optimizer steps: epochs (and with them the phase-1 share and the lr
+    # schedule) are scaled up until the run takes at least this many steps (`step_budget`)
+    min_steps: int = 0
     lr_start: float = 0.01
     lr_peak: float = 0.25
     lr_final: float = 0.05
@@ -170,6 +182,10 @@ class RunConfig:
             (self.probe_epochs >= 1 and self.resnet_epochs >= 1, "probe/resnet epochs must be >= 1"),
             (self.train_subset is None or self.train_subset >= 16, "train_subset must be >= 16"),
             (self.val_holdout >= 0, "val_holdout must be >= 0"),
+            (0 <= self.selection_fraction < 0.5, "selection_fraction must be in [0, 0.5)"),
+            (self.score_on in SCORE_SPLITS, f"score_on must be one of {SCORE_SPLITS}"),
+            (self.min_steps >= 0, "min_steps must be >= 0"),
+            (0 <= self.intensity_jitter < 1, "intensity_jitter must be in [0, 1)"),
             (self.resnet_image_size >= 28, "resnet_image_size must be >= 28"),
         ]
         for ok, message in checks:
@@ -303,7 +319,47 @@ def make_config(profile: str = "quick", /, **overrides: Any) -> RunConfig:
     values = {**PROFILES[profile], **DATASET_PROFILES.get((profile, dataset), {}),
               "profile": profile}
     values.update({k: coerce_field(k, v) for k, v in overrides.items() if v is not None or k == "data_dir"})
-    return RunConfig(**values).validate()
+    return step_budget(RunConfig(**values).validate())
+
+
+def selection_size(n_train: int, fraction: float) -> int:
+    """How many of n_train images the selection split takes at `selection_fraction`."""
+    return round(n_train * fraction)
+
+
+def planned_train_size(cfg: RunConfig) -> int:
+    """Training images the config will train on, from the dataset's official split sizes:
+    train, less the val hold-out (datasets without val), less the selection split, capped
+    by train_subset. Files of one's own of another size train on what they hold."""
+    info = describe(cfg.dataset)
+    n = info.train_size
+    if cfg.val_holdout > 0 and not info.has_val:
+        n -= cfg.val_holdout
+    n -= selection_size(n, cfg.selection_fraction)
+    return max(0, n if cfg.train_subset is None else min(n, cfg.train_subset))
+
+
+def steps_per_epoch(batch_size: int, n_train: int) -> int:
+    """Optimizer steps in one epoch: full batches only (a set smaller than a batch is one)."""
+    return n_train // min(batch_size, n_train) if n_train else 0
+
+
+def step_budget(cfg: RunConfig) -> RunConfig:
+    """The config with its schedule stretched to at least `min_steps` optimizer steps.
+
+    epochs grows to ceil(min_steps / steps per epoch); warmup_epochs and lr_warmup_epochs
+    grow by the same factor, so the phase-1 share and the shape of the lr schedule stay.
+    A config that already meets its budget (or has none) comes back unchanged, so a saved,
+    stretched config is its own budget's result.
+    """
+    per_epoch = steps_per_epoch(cfg.batch_size, planned_train_size(cfg)) if cfg.min_steps else 0
+    if not per_epoch or cfg.epochs * per_epoch >= cfg.min_steps:
+        return cfg
+    epochs = math.ceil(cfg.min_steps / per_epoch)
+    scale = epochs / cfg.epochs
+    return dataclasses.replace(
+        cfg, epochs=epochs, warmup_epochs=min(epochs, max(1, round(cfg.warmup_epochs * scale))),
+        lr_warmup_epochs=min(epochs, round(cfg.lr_warmup_epochs * scale))).validate()
 
 
 def load_config(path: Path) -> RunConfig:

@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cae.config import SCORE_SPLITS, selection_size
 from cae.dataset_info import DatasetInfo, supported
 from cae.errors import CaeError
 
 DATA_DIR_ENV = "CAE_DATA_DIR"
 UNOFFICIAL_DATA_ENV = "CAE_UNOFFICIAL_DATA"  # "1": read files whose MD5 is not the official one
-HOLDOUT_SEED = 0  # fixed: every run seed shares the same held-out val split
+HOLDOUT_SEED = 0  # fixed: every run seed shares the same held-out val and selection splits
+SELECTION = "selection"  # the split screens choose on, held out of train
 MEDMNIST_DEFAULT_ROOT = Path.home() / ".medmnist"
 MNIST_DEFAULT_ROOT = Path.home() / ".cache" / "cae" / "data"
 
@@ -50,6 +52,7 @@ class Dataset:
     class_names: list[str]
     md5: dict[str, str] = field(default_factory=dict)
     holdout: dict | None = None  # how a val split was carved out of train, when it was
+    selection: dict | None = None  # how the selection split was carved out of train, when it was
 
     @property
     def n_classes(self) -> int:
@@ -61,8 +64,9 @@ class Dataset:
 
     @property
     def eval_splits(self) -> list[str]:
-        """Splits reported in results: val (where the dataset has one) and test."""
-        return [s for s in ("val", "test") if s in self.splits]
+        """Splits scored: the selection split when only it is kept (screens), else val
+        (where the dataset has one) and test."""
+        return [s for s in (SELECTION, "val", "test") if s in self.splits]
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
@@ -99,18 +103,28 @@ def verify_md5(path: Path, expected: str) -> str:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
-                 train_subset: int | None = None, seed: int = 0, val_holdout: int = 0) -> Dataset:
+                 train_subset: int | None = None, seed: int = 0, val_holdout: int = 0,
+                 selection_fraction: float = 0.0, score_on: str = "reported") -> Dataset:
     """Load a dataset into memory.
 
     `val_holdout` > 0 carves a fixed val split of that many images out of train when the
     dataset ships none (MNIST); datasets with an official val split keep theirs.
-    `train_subset` then keeps a seeded random part of what is left of train.
+    `selection_fraction` > 0 then holds a stratified share of train out as the selection
+    split. `score_on="selection"` keeps train and the selection split only (a screen never
+    sees the official val and test; on MNIST the held-out val is its selection split);
+    "reported" keeps train, val and test. `train_subset` then keeps a seeded random part
+    of what is left of train.
     """
+    if score_on not in SCORE_SPLITS:
+        raise CaeError(f"score_on must be one of {SCORE_SPLITS}, got {score_on!r}")
     info = supported(name)
     dataset = (_load_mnist(resolve_data_dir(data_dir)) if info.name == "mnist"
                else _load_medmnist(info, resolve_data_dir(data_dir)))
     if val_holdout > 0 and "val" not in dataset.splits:
         hold_out_val(dataset, val_holdout)
+    if selection_fraction > 0:
+        hold_out_selection(dataset, selection_fraction)
+    keep_scored_splits(dataset, score_on)
     if train_subset is not None and train_subset < len(dataset.splits["train"]):
         train = dataset.splits["train"]
         keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:train_subset]
@@ -134,6 +148,50 @@ def hold_out_val(dataset: Dataset, size: int) -> None:
     digest = hashlib.sha256(val_index.numpy().astype("<i8").tobytes()).hexdigest()
     dataset.holdout = {"source": "train", "size": size, "seed": HOLDOUT_SEED,
                        "indices_sha256": digest}
+
+
+def hold_out_selection(dataset: Dataset, fraction: float) -> None:
+    """Move a stratified `fraction` of train (seed HOLDOUT_SEED) into a new selection split.
+
+    Stratified, so every class keeps its share; records the fraction, size, seed and a
+    SHA-256 of the held-out indices (positions in train) in `dataset.selection`.
+    """
+    from sklearn.model_selection import train_test_split
+
+    train = dataset.splits["train"]
+    size = selection_size(len(train), fraction)
+    try:
+        train_index, selection_index = train_test_split(
+            np.arange(len(train)), test_size=size, stratify=train.labels.numpy(),
+            random_state=HOLDOUT_SEED)
+    except ValueError as exc:  # too few images of a class, or fewer held out than classes
+        raise CaeError(f"selection_fraction={fraction} cannot hold out a stratified selection "
+                       f"split of {dataset.name}'s {len(train)} training images ({exc}); choose "
+                       f"another selection_fraction, or 0 for none") from None
+    selection_index, train_index = (torch.from_numpy(np.sort(i)) for i in (selection_index,
+                                                                          train_index))
+    dataset.splits[SELECTION] = Split(train.images[selection_index], train.labels[selection_index])
+    dataset.splits["train"] = Split(train.images[train_index], train.labels[train_index])
+    digest = hashlib.sha256(selection_index.numpy().astype("<i8").tobytes()).hexdigest()
+    dataset.selection = {"source": "train", "fraction": fraction, "size": size,
+                         "stratified": True, "seed": HOLDOUT_SEED, "indices_sha256": digest}
+
+
+def keep_scored_splits(dataset: Dataset, score_on: str) -> None:
+    """Drop the splits a run does not score: the selection split when reporting; the
+    official val and test when scoring on the selection split (a val held out of train,
+    MNIST's, becomes the selection split when there is no other)."""
+    if score_on == "reported":
+        dataset.splits.pop(SELECTION, None)
+        return
+    if SELECTION not in dataset.splits and dataset.holdout is not None:
+        dataset.splits[SELECTION] = dataset.splits.pop("val")
+        dataset.selection = {**dataset.holdout, "stratified": False}
+    if SELECTION not in dataset.splits:
+        raise CaeError(f"score_on=selection needs a selection split, and {dataset.name} has none "
+                       f"here: set selection_fraction (for example 0.1) or, on a dataset "
+                       f"without val, val_holdout")
+    dataset.splits = {name: dataset.splits[name] for name in ("train", SELECTION)}
 
 
 def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:

@@ -20,6 +20,7 @@ MNIST_INFO = {
     "label": {str(i): str(i) for i in range(10)},
     "n_channels": 1,
     "license": "CC BY-SA 3.0",
+    "n_samples": {"train": 60_000, "test": 10_000},
 }
 
 
@@ -35,6 +36,17 @@ class DatasetInfo:
     n_channels: int
     license: str
     volumetric: bool  # a 3D MedMNIST set
+    split_sizes: tuple[tuple[str, int], ...] = ()  # the official splits: (name, images)
+
+    @property
+    def train_size(self) -> int:
+        """Images in the official train split (0 when the metadata does not say)."""
+        return dict(self.split_sizes).get("train", 0)
+
+    @property
+    def has_val(self) -> bool:
+        """Whether the dataset ships an official val split."""
+        return "val" in dict(self.split_sizes)
 
     @property
     def binary(self) -> bool:
@@ -93,7 +105,8 @@ def describe(name: str) -> DatasetInfo:
     return DatasetInfo(name=name, title=raw["python_class"], description=raw["description"],
                        task=raw["task"], class_names=tuple(labels[str(i)] for i in range(len(labels))),
                        n_channels=int(raw["n_channels"]), license=raw["license"],
-                       volumetric=name.endswith("3d"))
+                       volumetric=name.endswith("3d"),
+                       split_sizes=tuple((k, int(v)) for k, v in raw.get("n_samples", {}).items()))
 
 
 def supported(name: str) -> DatasetInfo:

@@ -9,20 +9,21 @@ from torch import nn
 class Encoder(nn.Module):
     """Three Conv2d(k=4, s=2) + GELU (28 -> 14 -> 7 -> 3), AvgPool2d(2), Linear to the latent h.
 
+    `batch_norm` adds BatchNorm2d after each GELU, as the authors' public code does.
+
     Variational: a second Linear gives the log-variance of a Gaussian around h (the mean),
     read by phase 1's reparameterisation and by the cluster sampler; h stays the mean.
     """
 
     def __init__(self, in_channels: int, channels: tuple[int, int, int], latent_dim: int = 128,
-                 variational: bool = False):
+                 variational: bool = False, batch_norm: bool = False):
         super().__init__()
-        c1, c2, c3 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 4, 2, 1), nn.GELU(),
-            nn.Conv2d(c1, c2, 4, 2, 1), nn.GELU(),
-            nn.Conv2d(c2, c3, 4, 2, 1), nn.GELU(),
-            nn.AvgPool2d(2), nn.Flatten(),
-        )
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip((in_channels, *channels[:2]), channels):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.GELU()]
+            layers += [nn.BatchNorm2d(c_out)] if batch_norm else []
+        c3 = channels[2]
+        self.features = nn.Sequential(*layers, nn.AvgPool2d(2), nn.Flatten())
         self.to_latent = nn.Linear(c3, latent_dim)
         self.to_logvar = nn.Linear(c3, latent_dim) if variational else None
 

@@ -38,8 +38,9 @@ from cae.train import (Networks, build_networks, clustered, read_checkpoint, res
 
 
 def load(cfg: RunConfig) -> Dataset:
-    """The config's dataset, with its train subset."""
-    return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed, cfg.val_holdout)
+    """The config's dataset: its val hold-out, selection split, scored splits, train subset."""
+    return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed, cfg.val_holdout,
+                        cfg.selection_fraction, cfg.score_on)
 
 
 def writable_run_dir(run_dir: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from cae.config import RunConfig, load_config
+from cae.config import RunConfig, load_config, steps_per_epoch
 from cae.data import Dataset
 from cae.distributed import backend, world_size
 from cae.errors import CaeError
@@ -96,6 +96,15 @@ def read_against_k(run_dir: Path) -> dict:
     return against_k
 
 
+def steps_of(cfg: RunConfig, data: Dataset) -> dict[str, int]:
+    """The optimizer steps a run took on its training data: per epoch, in each phase, in all
+    (and the budget it was given, `min_steps`; 0 for none)."""
+    per_epoch = steps_per_epoch(cfg.batch_size, len(data.splits["train"]))
+    return {"per_epoch": per_epoch, "phase1": per_epoch * cfg.warmup_epochs,
+            "phase2": per_epoch * cfg.phase2_epochs, "total": per_epoch * cfg.epochs,
+            "min_steps": cfg.min_steps}
+
+
 def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                runtime: Runtime | None = None, peaks: dict[str, int] | None = None) -> dict:
     """Where the numbers came from: data hashes, package versions, hardware, precision,
@@ -109,7 +118,8 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout, packages=versions, python=platform.python_version(),
+    return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout,
+                selection=data.selection, steps=steps_of(cfg, data), packages=versions, python=platform.python_version(),
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),

@@ -74,14 +74,15 @@ class NonFiniteLoss(CaeError):
 def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
     """Fresh networks, initialised from the config's seed."""
     torch.manual_seed(cfg.seed)
-    return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim, cfg.variational),
+    return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim, cfg.variational,
+                            cfg.encoder_batch_norm),
                     Projector(cfg.latent_dim, cfg.projector_dims),
                     Decoder(n_channels, cfg.channels, cfg.latent_dim))
 
 
 def augment_params(cfg: RunConfig) -> AugmentParams:
     return AugmentParams(cfg.aug_prob, cfg.rotation_degrees, cfg.hflip, cfg.blur_sigma,
-                         cfg.noise_std, cfg.crop_scale)
+                         cfg.noise_std, cfg.crop_scale, cfg.intensity_jitter)
 
 
 def clustered(nets: Networks, h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
@@ -98,12 +99,19 @@ def clustered(nets: Networks, h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
     return z
 
 
+def freeze(encoder: Encoder) -> None:
+    """Freeze the encoder for phase 2: no gradients, and eval mode, so BatchNorm's running
+    statistics (`encoder_batch_norm`) stay as phase 1 left them."""
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    encoder.eval()
+
+
 def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
                    precision: str) -> ElbowResult:
     """Freeze the encoder, run KMeans + elbow on the L2-normalised clustered vectors (h or z),
     store the centroids."""
-    for p in nets.encoder.parameters():
-        p.requires_grad_(False)
+    freeze(nets.encoder)
     h = clustered(nets, encode(nets.encoder, images, device, precision), cfg)
     elbow = from_main(normalised_elbow, h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
                       cfg.elbow_metric)  # in process 0 only
@@ -191,8 +199,7 @@ def restore_networks(payload: dict, cfg: RunConfig, n_channels: int,
                                                len(nets.prototypes), cfg.latent_dim)
         if payload["cond_decoder"] is not None:
             nets.cond_decoder.load_state_dict(payload["cond_decoder"])
-        for p in nets.encoder.parameters():
-            p.requires_grad_(False)
+        freeze(nets.encoder)
     return place(nets, cfg, device)
 
 
