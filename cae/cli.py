@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cae.config import PROFILES, RunConfig, coerce_field, load_config, make_config
+from cae.config import (PROFILES, RunConfig, coerce_field, load_config, make_config,
+                        with_scaled_schedule)
 from cae.errors import CaeError
 from cae.evaluate import metrics_table
 
@@ -129,15 +130,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         overrides["allow_untrained_weights"] = True
     if args.quiet:
         overrides["progress"] = False
-    if "epochs" in overrides and "warmup_epochs" not in overrides:
-        epochs = coerce_field("epochs", overrides["epochs"])
-        if not isinstance(epochs, int) or epochs < 1:
-            raise CaeError(f"invalid configuration: epochs must be a positive integer, got "
-                           f"{overrides['epochs']!r}")
-        base = make_config(args.profile)
-        overrides["warmup_epochs"] = max(1, round(epochs * base.warmup_epochs / base.epochs))
-        overrides["lr_warmup_epochs"] = round(epochs * base.lr_warmup_epochs / base.epochs)
-    return make_config(args.profile, **overrides)
+    return make_config(args.profile, **with_scaled_schedule(args.profile, overrides))
 
 
 def _summary(table: pd.DataFrame) -> str:

@@ -362,6 +362,20 @@ def step_budget(cfg: RunConfig) -> RunConfig:
         lr_warmup_epochs=min(epochs, round(cfg.lr_warmup_epochs * scale))).validate()
 
 
+def with_scaled_schedule(profile: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides with warmup_epochs and lr_warmup_epochs scaled to a changed `epochs`
+    (keeping the profile's phase-1 share and lr warm-up share), unless they are given."""
+    if "epochs" not in overrides or "warmup_epochs" in overrides:
+        return overrides
+    epochs = coerce_field("epochs", overrides["epochs"])
+    if not isinstance(epochs, int) or epochs < 1:
+        raise CaeError(f"invalid configuration: epochs must be a positive integer, got "
+                       f"{overrides['epochs']!r}")
+    base = make_config(profile)
+    return {**overrides, "warmup_epochs": max(1, round(epochs * base.warmup_epochs / base.epochs)),
+            "lr_warmup_epochs": round(epochs * base.lr_warmup_epochs / base.epochs)}
+
+
 def load_config(path: Path) -> RunConfig:
     """Read a config saved by `RunConfig.save`."""
     try:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from cae.data import Dataset
 from cae.errors import CaeError
+from cae.notebook_params import config_note
 from cae.runs import RunArtifacts, finished_under
 
 
@@ -26,7 +27,7 @@ def provenance_note(artifacts: RunArtifacts) -> str:
             f"Wall time: {format_seconds(times['total'])} ({parts})."
             + (f" Peak memory: {prov['peak_rss_mb'] / 1024:.1f} GiB." if "peak_rss_mb" in prov
                else "")
-            + profile_warning(cfg.profile))
+            + profile_warning(cfg.profile) + config_note(cfg))
 
 
 def profile_warning(profile: str) -> str:

@@ -31,15 +31,26 @@ device = "auto"  # auto, cpu, cuda
 retrain = False  # True: train again even if a finished run exists
 runs_root = "../artifacts"  # run directories <dataset>-<profile>-seed<seed> live here
 allow_untrained_weights = True  # offline: run the ResNet-18 baselines untrained (labelled so)
+epochs = None  # None: the profile's; a number changes it (the warm-up scales with it)
+batch_size = None  # None: the profile's
+overrides = {}  # any other setting (a RunConfig field, as the CLI's --set), e.g. {"temperature": 0.2}
+run_name = None  # None: a folder named after the profile, seed and the settings changed
+
+# %%
+from cae.errors import brief_in_notebooks
+from cae.notebook_params import check_parameters, notebook_config, notebook_run_dir
+
+brief_in_notebooks()  # a refusal shows as its message, not as a traceback
+check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
 
 # %%
 from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from cae import ablation, make_config, report
+from cae import ablation, report
 from cae.pipeline import reproduce
-from cae.runs import RunArtifacts, composition_ks, run_dir_for
+from cae.runs import RunArtifacts, composition_ks
 
 # %% [markdown]
 # One call trains (or reads back) the run: both training phases, the elbow search, the
@@ -47,9 +58,10 @@ from cae.runs import RunArtifacts, composition_ks, run_dir_for
 # (configuration, history, metrics, provenance, figures) are in the run directory.
 
 # %% tags=["nbval-ignore-output"]
-cfg = make_config(profile, dataset=dataset, seed=seed, data_dir=data_dir, device=device,
-                  progress=False, allow_untrained_weights=allow_untrained_weights)
-artifacts = reproduce(cfg, run_dir_for(cfg, runs_root), retrain=retrain)
+cfg = notebook_config(profile, overrides, dataset=dataset, seed=seed, data_dir=data_dir,
+                      device=device, epochs=epochs, batch_size=batch_size, progress=False,
+                      allow_untrained_weights=allow_untrained_weights)
+artifacts = reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
 figures_dir = artifacts.run_dir / "figures"
 
 # %%

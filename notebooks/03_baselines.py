@@ -40,18 +40,29 @@ device = "auto"  # auto, cpu, cuda
 retrain = False  # True: train again even if a finished run exists
 runs_root = "../artifacts"  # run directories <dataset>-<profile>-seed<seed> live here
 allow_untrained_weights = True  # False: stop when the ImageNet weights are missing
+epochs = None  # None: the profile's; a number changes it (the warm-up scales with it)
+batch_size = None  # None: the profile's
+overrides = {}  # any other setting (a RunConfig field, as the CLI's --set), e.g. {"temperature": 0.2}
+run_name = None  # None: a folder named after the profile, seed and the settings changed
+
+# %%
+from cae.errors import brief_in_notebooks
+from cae.notebook_params import check_parameters, notebook_config, notebook_run_dir
+
+brief_in_notebooks()  # a refusal shows as its message, not as a traceback
+check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
 
 # %%
 from IPython.display import Markdown
 
-from cae import make_config, report
+from cae import report
 from cae.pipeline import reproduce
-from cae.runs import run_dir_for
 
 # %% tags=["nbval-ignore-output"]
-cfg = make_config(profile, dataset=dataset, seed=seed, data_dir=data_dir, device=device,
-                  progress=False, allow_untrained_weights=allow_untrained_weights)
-artifacts = reproduce(cfg, run_dir_for(cfg, runs_root), retrain=retrain)
+cfg = notebook_config(profile, overrides, dataset=dataset, seed=seed, data_dir=data_dir,
+                      device=device, epochs=epochs, batch_size=batch_size, progress=False,
+                      allow_untrained_weights=allow_untrained_weights)
+artifacts = reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
 
 # %%
 Markdown(report.provenance_note(artifacts))

@@ -19,6 +19,13 @@ validated_profile = "validated"  # the profile with the open choices set on val
 runs_root = "../artifacts"  # folder of run directories <dataset>-<profile>-seed<seed>
 
 # %%
+from cae.errors import brief_in_notebooks
+from cae.notebook_params import check_parameters
+
+brief_in_notebooks()  # a refusal shows as its message, not as a traceback
+check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
+
+# %%
 from pathlib import Path
 
 from IPython.display import Markdown, display

@@ -22,12 +22,16 @@ runs_root = "../artifacts"  # folder of run directories <dataset>-<profile>-seed
 split = "test"  # the split every score is on
 
 # %%
+from cae.errors import brief_in_notebooks
+from cae.notebook_params import check_parameters
+
+brief_in_notebooks()  # a refusal shows as its message, not as a traceback
+check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
+
+# %%
 from IPython.display import HTML
 
 from cae import gallery
-from cae.errors import brief_in_notebooks
-
-brief_in_notebooks()  # a missing runs folder shows as its message, not as a traceback
 
 # %% [markdown]
 # ## The gallery

@@ -1,0 +1,127 @@
+"""The book's notebooks under papermill: every parameter checked, any setting changeable.
+
+papermill only warns about a parameter the notebook does not declare and runs on, so a
+reader who passed `-p temperature 0.2` would believe they changed something they did
+not. `check_parameters` makes that an error. `notebook_config` builds a notebook's
+`RunConfig` from its plain parameters and an `overrides` dict (any `RunConfig` field,
+with the CLI's coercion and validation), and `notebook_run_dir` gives a run with
+overrides a folder of its own, so a rerun never writes into a committed run.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cae.config import RunConfig, differences, load_config, make_config, with_scaled_schedule
+from cae.errors import CaeError
+from cae.runs import run_dir_for
+
+PAPERMILL_HEADER = "# Parameters"  # the first line of the cell papermill injects
+
+
+def assigned_names(source: str) -> list[str]:
+    """The names a cell's top-level assignments bind, in order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def check_parameters(history: Sequence[str]) -> None:
+    """Stop with one line when papermill injected a parameter this notebook does not declare.
+
+    `history` is IPython's `In`, read in the first cell after the parameters: its last
+    entry is that cell, the one before it papermill's injected cell (which starts with
+    "# Parameters"), the one before that the notebook's parameters cell. Run by hand,
+    without papermill, there is no injected cell and nothing to check.
+    """
+    if len(history) < 3 or not history[-2].lstrip().startswith(PAPERMILL_HEADER):
+        return
+    declared = assigned_names(history[-3])
+    unknown = [name for name in assigned_names(history[-2]) if name not in declared]
+    if unknown:
+        raise CaeError(f"unknown notebook parameter(s): {', '.join(unknown)}; this notebook takes "
+                       f"{', '.join(declared)} (other settings go in overrides, e.g. "
+                       f"-y \"overrides: {{temperature: 0.2}}\")")
+
+
+def parse_overrides(overrides: Any) -> dict[str, Any]:
+    """`overrides` as a dict: given as one (papermill -y), or as its JSON or YAML text (-p)."""
+    if overrides is None or overrides == "":
+        return {}
+    if isinstance(overrides, str):
+        import yaml
+
+        try:
+            overrides = yaml.safe_load(overrides)  # JSON is YAML too
+        except yaml.YAMLError:
+            raise CaeError(f"overrides must be a mapping of settings, e.g. "
+                           f"'{{\"temperature\": 0.2}}'; got {overrides[:60]!r}") from None
+    if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
+        raise CaeError(f"overrides must be a mapping of setting names to values, got "
+                       f"{type(overrides).__name__}")
+    return dict(overrides)
+
+
+def notebook_config(profile: str, overrides: Any = None, **parameters: Any) -> RunConfig:
+    """The notebook's RunConfig: the profile, its plain parameters (None: not given), then
+    `overrides`. A setting given both ways with different values is refused; a changed
+    `epochs` scales the warm-up as the CLI's does."""
+    extra = parse_overrides(overrides)
+    given = {k: v for k, v in parameters.items() if v is not None or k == "data_dir"}
+    for name in set(given) & set(extra):
+        if given[name] != extra[name]:
+            raise CaeError(f"{name} is given as a parameter ({given[name]!r}) and in overrides "
+                           f"({extra[name]!r}); give it once")
+    return make_config(profile, **with_scaled_schedule(profile, {**given, **extra}))
+
+
+def changed_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings on which cfg differs from its profile's config for the same dataset and
+    seed: name -> cfg's value."""
+    plain = make_config(cfg.profile, dataset=cfg.dataset, seed=cfg.seed)
+    return {name: values[1] for name, values in differences(plain, cfg).items()}
+
+
+def notebook_run_dir(cfg: RunConfig, runs_root: str | Path, run_name: str | None = None) -> Path:
+    """The run folder of a notebook's config: `run_name` under runs_root when given; else
+    `<dataset>-<profile>-seed<seed>` for the plain profile and, when settings changed,
+    `<dataset>-<profile>-<8 hex digits of their hash>-seed<seed>`. A folder that holds a
+    run of another config is refused, so no rerun writes into someone else's run."""
+    if run_name:
+        if Path(run_name).name != run_name or run_name in (".", ".."):
+            raise CaeError(f"run_name must be a folder name, without '/', got {run_name!r}")
+        run_dir = Path(runs_root) / run_name
+    else:
+        changed = changed_settings(cfg)
+        run_dir = run_dir_for(cfg, runs_root)
+        if changed:
+            digest = hashlib.sha256(json.dumps(changed, sort_keys=True, default=str).encode())
+            run_dir = run_dir.with_name(f"{cfg.dataset}-{cfg.profile}-{digest.hexdigest()[:8]}"
+                                        f"-seed{cfg.seed}")
+    saved = run_dir / "config.json"
+    if saved.is_file() and load_config(saved).fingerprint() != cfg.fingerprint():
+        raise CaeError(f"{run_dir} holds a run of another configuration; choose another "
+                       f"run_name (or none, for a folder named after the settings)")
+    return run_dir
+
+
+def config_note(cfg: RunConfig) -> str:
+    """Markdown saying which settings the page's run changed from its profile (empty when none)."""
+    changed = changed_settings(cfg)
+    if not changed:
+        return ""
+    listed = ", ".join(f"`{name}={value}`" for name, value in sorted(changed.items()))
+    return (f"\n\n> **Settings changed from the `{cfg.profile}` profile:** {listed}. The numbers "
+            f"on this page are this config's, not the profile's.")
