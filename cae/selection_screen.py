@@ -5,7 +5,7 @@ split and is scored on that split alone, beside the floors of the same seed: raw
 the untrained encoder (same architecture, same seed) and the majority class. The official
 val and test splits are never read. This module lines the runs up: one row per run,
 model and protocol (`screen_rows`), our latent minus each floor paired by seed with its
-95% interval (`paired_differences`), and the figure of each protocol's accuracy against
+95% interval (`cae.paired`), and the figure of each protocol's accuracy against
 the change beside the floors (`screen_figure`).
 """
 
@@ -23,13 +23,8 @@ from cae import config
 from cae.data import SELECTION
 from cae.errors import CaeError
 from cae.figures import save_figure
+from cae.paired import FLOORS, OURS, PROTOCOL_NAMES, paired_differences
 from cae.runs import RunArtifacts, finished_under
-from cae.table1 import t_interval
-
-OURS = "CAE (ours)"
-FLOORS = ("raw pixels", "untrained encoder", "majority class")
-PROTOCOLS = {"stat": "(a) mapping", "knn": "(b) kNN", "lin": "(c) linear",
-             "hungarian": "Hungarian, k = classes"}
 RUN_NAME = re.compile(r"^(?P<dataset>[a-z0-9]+)-(?P<profile>[a-z]+)-(?P<variant>.+)-seed(?P<seed>\d+)$")
 REFERENCE = "base"
 
@@ -73,31 +68,6 @@ def _shown(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def paired_differences(rows: pd.DataFrame) -> pd.DataFrame:
-    """Our accuracy minus each floor's, paired by seed, per dataset, variant and protocol:
-    mean, 95% t-interval over seeds (NaN with one seed) and the seeds counted. The
-    majority class has one prediction for every protocol (protocol "-")."""
-    ours = rows[rows["model"] == OURS]
-    out = []
-    for (dataset, variant, protocol), group in ours.groupby(["dataset", "variant", "protocol"],
-                                                            sort=False):
-        mine = group.set_index("seed")["accuracy"]
-        for floor in FLOORS:
-            wanted = "-" if floor == "majority class" else protocol
-            theirs = rows[(rows["dataset"] == dataset) & (rows["variant"] == variant)
-                          & (rows["model"] == floor) & (rows["protocol"] == wanted)]
-            theirs = theirs.set_index("seed")["accuracy"]
-            seeds = sorted(set(mine.index) & set(theirs.index))
-            if not seeds:
-                continue
-            diff = (mine[seeds] - theirs[seeds]).to_numpy()
-            lo, hi = t_interval(diff)
-            out.append(dict(dataset=dataset, variant=variant, protocol=protocol, floor=floor,
-                            ours=float(mine[seeds].mean()), floor_accuracy=float(theirs[seeds].mean()),
-                            difference=float(diff.mean()), lo=lo, hi=hi, seeds=len(seeds)))
-    return pd.DataFrame(out)
-
-
 def screen_figure(rows: pd.DataFrame, dataset: str) -> Figure:
     """Selection-split accuracy per protocol (one panel each) against the change: our
     latent (filled circles, one per seed, the mean as a bar), the untrained encoder of the
@@ -109,7 +79,7 @@ def screen_figure(rows: pd.DataFrame, dataset: str) -> Figure:
     axes = fig.subplots(2, 2, sharex=True)
     x = np.arange(len(variants))
     majority = data[(data["model"] == "majority class")]["accuracy"].mean()
-    for ax, (protocol, title) in zip(axes.flat, PROTOCOLS.items()):
+    for ax, (protocol, title) in zip(axes.flat, PROTOCOL_NAMES.items()):
         cell = data[data["protocol"] == protocol]
         for model, style in ((OURS, dict(color="#0072B2", marker="o", s=28, zorder=3)),
                              ("untrained encoder", dict(color="#777777", marker="x", s=28))):
@@ -140,7 +110,7 @@ def write_summary(root: str | Path, out: str | Path | None = None) -> pd.DataFra
     root = Path(root)
     out = Path(out or root)
     rows = screen_rows(root)
-    paired = paired_differences(rows)
+    paired = paired_differences(rows, by=("dataset", "variant"))
     rows.to_csv(out / "selection_screen.csv", index=False, float_format="%.4f")
     paired.to_csv(out / "selection_paired.csv", index=False, float_format="%.4f")
     for dataset in dict.fromkeys(rows["dataset"]):

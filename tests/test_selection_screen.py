@@ -11,7 +11,8 @@ from conftest import FAKE_MNIST_CLASSES, fake_mnist_images, write_idx
 
 from cae.config import make_config
 from cae.pipeline import reproduce
-from cae.selection_screen import main, paired_differences, screen_figure, screen_rows, write_summary
+from cae.paired import paired_differences, verdict, verdict_table
+from cae.selection_screen import main, screen_figure, screen_rows, write_summary
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_rows_come_from_the_selection_split_with_their_floors(screen_root):
 
 def test_paired_differences_are_ours_minus_each_floor(screen_root):
     rows = screen_rows(screen_root)
-    paired = paired_differences(rows)
+    paired = paired_differences(rows, by=("dataset", "variant"))
     one = paired[(paired["variant"] == "base") & (paired["protocol"] == "knn")
                  & (paired["floor"] == "raw pixels")].iloc[0]
     ours = rows[(rows["variant"] == "base") & (rows["protocol"] == "knn")
@@ -61,11 +62,34 @@ def test_paired_interval_over_seeds():
     rows = pd.DataFrame([dict(dataset="d", variant="v", seed=s, model=m, protocol="knn", accuracy=a)
                          for s, (ours, floor) in enumerate([(0.8, 0.7), (0.9, 0.7), (0.7, 0.6)])
                          for m, a in (("CAE (ours)", ours), ("raw pixels", floor))])
-    row = paired_differences(rows).iloc[0]
+    row = paired_differences(rows, by=("dataset", "variant")).iloc[0]
     diffs = np.array([0.1, 0.2, 0.1])
     half = 4.302652729911275 * diffs.std(ddof=1) / math.sqrt(3)  # t(0.975, 2)
     assert row["difference"] == pytest.approx(diffs.mean())
     assert (row["lo"], row["hi"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    assert row["verdict"] == "ties" and row["seeds"] == 3  # lo = 0.133 - 0.143 < 0
+
+
+def test_a_data_only_floor_computed_once_pairs_with_every_seed():
+    rows = pd.DataFrame([dict(dataset="d", split="test", seed=s, model="CAE (ours)", protocol="knn",
+                              accuracy=a) for s, a in enumerate([0.80, 0.82, 0.81])]
+                        + [dict(dataset="d", split="test", seed=0, model="raw pixels", protocol="knn",
+                                accuracy=0.85),
+                           dict(dataset="d", split="test", seed=0, model="majority class",
+                                protocol="-", accuracy=0.6)])
+    paired = paired_differences(rows).set_index("floor")
+    assert paired.loc["raw pixels", "seeds"] == 3
+    assert paired.loc["raw pixels", "difference"] == pytest.approx(0.81 - 0.85)
+    assert paired.loc["raw pixels", "verdict"] == "loses"
+    assert paired.loc["majority class", "verdict"] == "beats"
+    table = verdict_table(paired.reset_index())
+    assert list(table.columns) == ["raw pixels", "majority class"]
+    assert table.iloc[0]["raw pixels"].startswith("-0.040 [") and table.iloc[0]["raw pixels"].endswith("loses")
+
+
+def test_verdict_reads_the_interval():
+    assert verdict(0.01, 0.02) == "beats" and verdict(-0.02, -0.01) == "loses"
+    assert verdict(-0.01, 0.02) == "ties" and verdict(float("nan"), float("nan")) == "one seed"
 
 
 def test_summary_files_and_cli(screen_root, capsys):
