@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cae.config import planned_train_size, steps_per_epoch
 from cae.errors import CaeError
 from cae.evaluate import BOOTSTRAPPED
 from cae.report import VIEW_COLUMNS, format_seconds, plain, profile_warning
@@ -135,13 +136,22 @@ def collect_runs(runs_root: str | Path, profile: str) -> pd.DataFrame:
 
 
 def runs_overview(runs_root: str | Path, profile: str) -> pd.DataFrame:
-    """One line per finished run: dataset, seed, device, precision and wall time."""
+    """One line per finished run: dataset, seed, device, precision, optimizer steps, wall time."""
     lines = [{"run": r.run_dir.name, "dataset": r.config.dataset, "seed": r.config.seed,
               "device": f"{r.provenance['device']} ({r.provenance['device_name']})",
-              "precision": r.provenance["precision"],
+              "precision": r.provenance["precision"], "steps": run_steps(r),
               "wall time": format_seconds(r.provenance["wall_time_s"]["total"])}
              for r in finished_runs(runs_root, profile)]
     return pd.DataFrame(lines).set_index("run")
+
+
+def run_steps(run: RunArtifacts) -> int:
+    """The optimizer steps a run took: from its provenance, or, for runs recorded before
+    provenance counted them, from its config and the dataset's official split sizes."""
+    if "steps" in run.provenance:
+        return int(run.provenance["steps"]["total"])
+    cfg = run.config
+    return steps_per_epoch(cfg.batch_size, planned_train_size(cfg)) * cfg.epochs
 
 
 def runs_note(runs_root: str | Path, profile: str) -> str:

@@ -217,6 +217,30 @@ if table1.has_runs(runs_root, validated_profile):
 #   class), so the validated rows cluster $h$ (method chapter).
 
 # %% [markdown]
+# (paired-verdicts)=
+# ## Paired verdicts: our latent against each floor
+#
+# Does training the encoder help? For every profile, dataset, split and protocol: our
+# accuracy minus each floor's, seed by seed, the mean of those differences and its 95%
+# t-interval over the seeds (`cae.paired`). The untrained encoder is the same network
+# with the same seed, never trained; raw pixels and the majority class depend on the
+# data alone and were computed once, so their one value is paired with every seed.
+# **beats**: the whole interval is above zero; **loses**: below zero; **ties**: the
+# interval holds zero, so these seeds cannot tell the two apart (not a proof that they
+# are equal). The val rows of PneumoniaMNIST are the official val split, which the
+# validated profile's choices were read from, so they are not an unbiased estimate; the
+# selection screen ({ref}`selection-screen`) now makes choices on a split held out of
+# train instead.
+
+# %%
+from cae import paired
+
+for name in (profile, validated_profile):
+    if table1.has_runs(runs_root, name):
+        display(Markdown(f"**{name}** profile"))
+        display(paired.verdict_table(paired.paired_differences(table1.collect_runs(runs_root, name))))
+
+# %% [markdown]
 # (ablation-results)=
 # ## Ablation: which loss term does the work?
 #
