@@ -48,7 +48,8 @@ def paired_differences(rows: pd.DataFrame, by: Sequence[str] = ("dataset", "spli
     and the verdict. The majority class has one prediction for every protocol."""
     by = list(by)
     out = []
-    for keys, group in rows[rows["model"] == OURS].groupby([*by, "protocol"], sort=False):
+    for keys, group in rows[rows["model"] == OURS].groupby([*by, "protocol"], sort=False,
+                                                           observed=True):
         *where, protocol = keys
         mine = group.groupby("seed")["accuracy"].mean()
         same = np.logical_and.reduce([rows[k] == v for k, v in zip(by, where)])

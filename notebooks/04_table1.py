@@ -229,8 +229,7 @@ if table1.has_runs(runs_root, validated_profile):
 # interval holds zero, so these seeds cannot tell the two apart (not a proof that they
 # are equal). The val rows of PneumoniaMNIST are the official val split, which the
 # validated profile's choices were read from, so they are not an unbiased estimate; the
-# selection screen ({ref}`selection-screen`) now makes choices on a split held out of
-# train instead.
+# selection screen now makes choices on a split held out of train instead (`scripts/run_selection_screen.sh`, `python -m cae.selection_screen`).
 
 # %%
 from cae import paired
