@@ -69,16 +69,26 @@ def paired_differences(rows: pd.DataFrame, by: Sequence[str] = ("dataset", "spli
     return pd.DataFrame(out)
 
 
-def verdict_table(paired: pd.DataFrame, by: Sequence[str] = ("dataset", "split")) -> pd.DataFrame:
-    """The paired differences as a reader scans them: one row per group and protocol, one
-    column per floor reading `+0.012 [-0.004, +0.028] beats`."""
+def verdict_table(paired: pd.DataFrame, floors: Sequence[str] = FLOORS[:2]) -> pd.DataFrame:
+    """The paired differences of one group as a reader scans them: one row per protocol,
+    one column per floor reading `+0.012 [-0.004, +0.028] beats` (the majority class is
+    left out by default: every protocol beats or loses to it by the margins the floors
+    table shows)."""
     def cell(row: pd.Series) -> str:
         interval = "" if np.isnan(row["lo"]) else f" [{row['lo']:+.3f}, {row['hi']:+.3f}]"
         return f"{row['difference']:+.3f}{interval} {row['verdict']}"
 
-    shown = paired.assign(protocol=paired["protocol"].map(PROTOCOL_NAMES).fillna(paired["protocol"]),
-                          cell=paired.apply(cell, axis=1))
-    table = shown.pivot_table(index=[*by, "protocol", "seeds"], columns="floor", values="cell",
+    shown = paired[paired["floor"].isin(floors)]
+    shown = shown.assign(protocol=shown["protocol"].map(PROTOCOL_NAMES).fillna(shown["protocol"]),
+                         cell=shown.apply(cell, axis=1))
+    table = shown.pivot_table(index=["protocol", "seeds"], columns="floor", values="cell",
                               aggfunc="first", sort=False)
     table.columns.name = "ours minus"
-    return table[[f for f in FLOORS if f in table.columns]]
+    return table[[f for f in floors if f in table.columns]]
+
+
+def verdict_tables(paired: pd.DataFrame, by: Sequence[str] = ("dataset", "split")
+                   ) -> dict[str, pd.DataFrame]:
+    """`verdict_table` for each group, titled by its keys (e.g. "pneumoniamnist, test")."""
+    return {", ".join(map(str, keys if isinstance(keys, tuple) else (keys,))): verdict_table(group)
+            for keys, group in paired.groupby(list(by), sort=False, observed=True)}

@@ -11,7 +11,7 @@ from conftest import FAKE_MNIST_CLASSES, fake_mnist_images, write_idx
 
 from cae.config import make_config
 from cae.pipeline import reproduce
-from cae.paired import paired_differences, verdict, verdict_table
+from cae.paired import paired_differences, verdict, verdict_table, verdict_tables
 from cae.selection_screen import main, screen_figure, screen_rows, write_summary
 
 
@@ -82,8 +82,9 @@ def test_a_data_only_floor_computed_once_pairs_with_every_seed():
     assert paired.loc["raw pixels", "difference"] == pytest.approx(0.81 - 0.85)
     assert paired.loc["raw pixels", "verdict"] == "loses"
     assert paired.loc["majority class", "verdict"] == "beats"
-    table = verdict_table(paired.reset_index())
+    table = verdict_table(paired.reset_index(), floors=("raw pixels", "majority class"))
     assert list(table.columns) == ["raw pixels", "majority class"]
+    assert list(verdict_tables(paired.reset_index())) == ["d, test"]
     assert table.iloc[0]["raw pixels"].startswith("-0.040 [") and table.iloc[0]["raw pixels"].endswith("loses")
 
 
