@@ -322,6 +322,13 @@ def make_config(profile: str = "quick", /, **overrides: Any) -> RunConfig:
     return step_budget(RunConfig(**values).validate())
 
 
+def changed_from_profile(cfg: RunConfig) -> dict[str, Any]:
+    """The settings on which cfg differs from its profile's config for the same dataset and
+    seed: name -> cfg's value."""
+    plain = make_config(cfg.profile, dataset=cfg.dataset, seed=cfg.seed)
+    return {name: values[1] for name, values in differences(plain, cfg).items()}
+
+
 def selection_size(n_train: int, fraction: float) -> int:
     """How many of n_train images the selection split takes at `selection_fraction`."""
     return round(n_train * fraction)

@@ -4,8 +4,9 @@ papermill only warns about a parameter the notebook does not declare and runs on
 reader who passed `-p temperature 0.2` would believe they changed something they did
 not. `check_parameters` makes that an error. `notebook_config` builds a notebook's
 `RunConfig` from its plain parameters and an `overrides` dict (any `RunConfig` field,
-with the CLI's coercion and validation), and `notebook_run_dir` gives a run with
-overrides a folder of its own, so a rerun never writes into a committed run.
+with the CLI's coercion and validation), `notebook_run_dir` gives a run with overrides a
+folder of its own, so a rerun never writes into a committed run, and `notebook_run` does
+both and trains or reads the run back.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cae.config import RunConfig, differences, load_config, make_config, with_scaled_schedule
+from cae.config import (RunConfig, changed_from_profile, load_config, make_config,
+                        with_scaled_schedule)
 from cae.errors import CaeError
-from cae.runs import run_dir_for
+from cae.runs import RunArtifacts, run_dir_for
 
 PAPERMILL_HEADER = "# Parameters"  # the first line of the cell papermill injects
 
@@ -87,11 +89,14 @@ def notebook_config(profile: str, overrides: Any = None, **parameters: Any) -> R
     return make_config(profile, **with_scaled_schedule(profile, {**given, **extra}))
 
 
-def changed_settings(cfg: RunConfig) -> dict[str, Any]:
-    """The settings on which cfg differs from its profile's config for the same dataset and
-    seed: name -> cfg's value."""
-    plain = make_config(cfg.profile, dataset=cfg.dataset, seed=cfg.seed)
-    return {name: values[1] for name, values in differences(plain, cfg).items()}
+def notebook_run(profile: str, overrides: Any, runs_root: str | Path, run_name: str | None = None,
+                 retrain: bool = False, **parameters: Any) -> tuple[RunConfig, RunArtifacts]:
+    """What a notebook that trains runs: its config (`notebook_config`), trained into or read
+    back from its own folder (`notebook_run_dir`) by `cae.pipeline.reproduce`."""
+    from cae.pipeline import reproduce  # the training code, only when a notebook runs one
+
+    cfg = notebook_config(profile, overrides, **parameters)
+    return cfg, reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
 
 
 def notebook_run_dir(cfg: RunConfig, runs_root: str | Path, run_name: str | None = None) -> Path:
@@ -104,7 +109,7 @@ def notebook_run_dir(cfg: RunConfig, runs_root: str | Path, run_name: str | None
             raise CaeError(f"run_name must be a folder name, without '/', got {run_name!r}")
         run_dir = Path(runs_root) / run_name
     else:
-        changed = changed_settings(cfg)
+        changed = changed_from_profile(cfg)
         run_dir = run_dir_for(cfg, runs_root)
         if changed:
             digest = hashlib.sha256(json.dumps(changed, sort_keys=True, default=str).encode())
@@ -115,13 +120,3 @@ def notebook_run_dir(cfg: RunConfig, runs_root: str | Path, run_name: str | None
         raise CaeError(f"{run_dir} holds a run of another configuration; choose another "
                        f"run_name (or none, for a folder named after the settings)")
     return run_dir
-
-
-def config_note(cfg: RunConfig) -> str:
-    """Markdown saying which settings the page's run changed from its profile (empty when none)."""
-    changed = changed_settings(cfg)
-    if not changed:
-        return ""
-    listed = ", ".join(f"`{name}={value}`" for name, value in sorted(changed.items()))
-    return (f"\n\n> **Settings changed from the `{cfg.profile}` profile:** {listed}. The numbers "
-            f"on this page are this config's, not the profile's.")

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cae.config import RunConfig, changed_from_profile
 from cae.data import Dataset
 from cae.errors import CaeError
-from cae.notebook_params import config_note
 from cae.runs import RunArtifacts, finished_under
 
 
@@ -28,6 +28,16 @@ def provenance_note(artifacts: RunArtifacts) -> str:
             + (f" Peak memory: {prov['peak_rss_mb'] / 1024:.1f} GiB." if "peak_rss_mb" in prov
                else "")
             + profile_warning(cfg.profile) + config_note(cfg))
+
+
+def config_note(cfg: RunConfig) -> str:
+    """Markdown saying which settings the page's run changed from its profile (empty when none)."""
+    changed = changed_from_profile(cfg)
+    if not changed:
+        return ""
+    listed = ", ".join(f"`{name}={value}`" for name, value in sorted(changed.items()))
+    return (f"\n\n> **Settings changed from the `{cfg.profile}` profile:** {listed}. The numbers "
+            f"on this page are this config's, not the profile's.")
 
 
 def profile_warning(profile: str) -> str:

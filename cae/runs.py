@@ -119,7 +119,8 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
         except metadata.PackageNotFoundError:
             versions[name] = None
     return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout,
-                selection=data.selection, steps=steps_of(cfg, data), packages=versions, python=platform.python_version(),
+                selection=data.selection, steps=steps_of(cfg, data), packages=versions,
+                python=platform.python_version(),
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),

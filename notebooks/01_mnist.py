@@ -38,7 +38,7 @@ run_name = None  # None: a folder named after the profile, seed and the settings
 
 # %%
 from cae.errors import brief_in_notebooks
-from cae.notebook_params import check_parameters, notebook_config, notebook_run_dir
+from cae.notebook_params import check_parameters, notebook_run
 
 brief_in_notebooks()  # a refusal shows as its message, not as a traceback
 check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
@@ -49,7 +49,6 @@ from pathlib import Path
 from IPython.display import Image, Markdown, display
 
 from cae import ablation, report
-from cae.pipeline import reproduce
 from cae.runs import RunArtifacts, composition_ks
 
 # %% [markdown]
@@ -58,10 +57,10 @@ from cae.runs import RunArtifacts, composition_ks
 # (configuration, history, metrics, provenance, figures) are in the run directory.
 
 # %% tags=["nbval-ignore-output"]
-cfg = notebook_config(profile, overrides, dataset=dataset, seed=seed, data_dir=data_dir,
-                      device=device, epochs=epochs, batch_size=batch_size, progress=False,
-                      allow_untrained_weights=allow_untrained_weights)
-artifacts = reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
+cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, dataset=dataset,
+                              seed=seed, data_dir=data_dir, device=device, epochs=epochs,
+                              batch_size=batch_size, progress=False,
+                              allow_untrained_weights=allow_untrained_weights)
 figures_dir = artifacts.run_dir / "figures"
 
 # %%

@@ -40,7 +40,7 @@ run_name = None  # None: a folder named after the profile, seed and the settings
 
 # %%
 from cae.errors import brief_in_notebooks
-from cae.notebook_params import check_parameters, notebook_config, notebook_run_dir
+from cae.notebook_params import check_parameters, notebook_run
 
 brief_in_notebooks()  # a refusal shows as its message, not as a traceback
 check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
@@ -50,7 +50,7 @@ from IPython.display import Image, Markdown, display
 
 from cae import dataset_notes, report
 from cae.dataset_info import supported
-from cae.pipeline import load, reproduce
+from cae.pipeline import load
 from cae.runs import composition_ks
 
 # %% [markdown]
@@ -66,10 +66,10 @@ Markdown(dataset_notes.introduction(info))
 # Train (or read back) the run, with its protocols, floors, baselines and figures:
 
 # %% tags=["nbval-ignore-output"]
-cfg = notebook_config(profile, overrides, dataset=dataset, seed=seed, data_dir=data_dir,
-                      device=device, epochs=epochs, batch_size=batch_size, progress=False,
-                      allow_untrained_weights=allow_untrained_weights)
-artifacts = reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
+cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, dataset=dataset,
+                              seed=seed, data_dir=data_dir, device=device, epochs=epochs,
+                              batch_size=batch_size, progress=False,
+                              allow_untrained_weights=allow_untrained_weights)
 figures_dir = artifacts.run_dir / "figures"
 
 # %%

@@ -47,7 +47,7 @@ run_name = None  # None: a folder named after the profile, seed and the settings
 
 # %%
 from cae.errors import brief_in_notebooks
-from cae.notebook_params import check_parameters, notebook_config, notebook_run_dir
+from cae.notebook_params import check_parameters, notebook_run
 
 brief_in_notebooks()  # a refusal shows as its message, not as a traceback
 check_parameters(In)  # a parameter this notebook does not declare stops here, naming it
@@ -56,13 +56,12 @@ check_parameters(In)  # a parameter this notebook does not declare stops here, n
 from IPython.display import Markdown
 
 from cae import report
-from cae.pipeline import reproduce
 
 # %% tags=["nbval-ignore-output"]
-cfg = notebook_config(profile, overrides, dataset=dataset, seed=seed, data_dir=data_dir,
-                      device=device, epochs=epochs, batch_size=batch_size, progress=False,
-                      allow_untrained_weights=allow_untrained_weights)
-artifacts = reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
+cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, dataset=dataset,
+                              seed=seed, data_dir=data_dir, device=device, epochs=epochs,
+                              batch_size=batch_size, progress=False,
+                              allow_untrained_weights=allow_untrained_weights)
 
 # %%
 Markdown(report.provenance_note(artifacts))

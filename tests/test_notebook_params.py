@@ -7,10 +7,11 @@ import nbformat
 import papermill
 import pytest
 
-from cae.config import load_config, make_config
+from cae.config import changed_from_profile, load_config, make_config
 from cae.errors import CaeError
-from cae.notebook_params import (assigned_names, changed_settings, check_parameters, config_note,
-                                 notebook_config, notebook_run_dir, parse_overrides)
+from cae.notebook_params import (assigned_names, check_parameters, notebook_config,
+                                 notebook_run_dir, parse_overrides)
+from cae.report import config_note
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PARAMETERS = 'dataset = "mnist"\nprofile = "paper"  # a comment\nseed = 0\noverrides = {}\n'
@@ -64,7 +65,7 @@ def test_run_folders_carry_a_hash_of_the_changed_settings(tmp_path):
     assert notebook_run_dir(notebook_config("paper", '{"temperature": 0.2}', dataset="mnist"),
                             tmp_path).name == name  # the same settings, the same folder
     assert notebook_run_dir(changed, tmp_path, "mine") == tmp_path / "mine"
-    assert changed_settings(changed) == {"temperature": 0.2} and changed_settings(plain) == {}
+    assert changed_from_profile(changed) == {"temperature": 0.2} and changed_from_profile(plain) == {}
     assert "`temperature=0.2`" in config_note(changed) and config_note(plain) == ""
     for bad in ("a/b", "..", "."):
         with pytest.raises(CaeError, match="run_name must be a folder name"):
