@@ -15,7 +15,7 @@ import torch
 
 from cae import pipeline
 from cae.config import make_config
-from cae.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
+from cae.infra.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Every command builds one `RunConfig` (profile + options + `--set name=value`) and
 writes into a run directory. Bad input gets one line on stderr and exit status 2.
-`reproduce` and `evaluate` end by exporting the run's decoder to ONNX (`cae.export`).
+`reproduce` and `evaluate` end by exporting the run's decoder to ONNX (`cae.evaluation.export`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from cae.config import (PROFILES, RunConfig, coerce_field, load_config, make_config,
-                        with_scaled_schedule)
+from cae.config import (
+    PROFILES,
+    RunConfig,
+    coerce_field,
+    load_config,
+    make_config,
+    with_scaled_schedule,
+)
 from cae.errors import CaeError
-from cae.evaluate import metrics_table
+from cae.evaluation.protocols import metrics_table
 
 SUMMARY_COLUMNS = ["model", "split", "protocol", "accuracy", "precision_macro", "recall_macro", "auc"]
 
@@ -139,15 +145,16 @@ def _summary(table: pd.DataFrame) -> str:
 
 
 def _export(run_dir: Path, data_dir: str | None = None) -> None:
-    from cae.export import export_decoder
+    from cae.evaluation.export import export_decoder
 
     print(f"decoder for the prototype explorer in {export_decoder(run_dir, data_dir)}")
 
 
 def _run(args: argparse.Namespace) -> None:
-    from cae import distributed, pipeline, runs
-    from cae.runtime import resolve_device
-    from cae.train import CHECKPOINT
+    from cae import pipeline
+    from cae.infra import distributed, runs
+    from cae.infra.runtime import resolve_device
+    from cae.method.train import CHECKPOINT
 
     if distributed.launched() and args.command not in ("train", "reproduce"):
         raise CaeError(f"`cae {args.command}` runs in one process; run it without torchrun "

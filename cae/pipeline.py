@@ -1,6 +1,6 @@
 """One run end to end: train, evaluate (with floors), baselines, figures, provenance.
 
-What a run writes is described in `cae.runs`. `reproduce` reuses the artifacts of a
+What a run writes is described in `cae.infra.runs`. `reproduce` reuses the artifacts of a
 finished run with the same config unless asked to retrain.
 """
 
@@ -15,26 +15,63 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from cae import figures
-from cae.allocator import release_freed_memory
-from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
-from cae.cluster_head import HeadSettings, head_clusters
-from cae.clustering import (kmeans_clusters, kmeans_fits, nearest_prototype, normalised_elbow,
-                            soft_assign)
 from cae.config import RunConfig, load_config
-from cae.data import Dataset, load_dataset
-from cae.distributed import from_main, is_main
+from cae.data.datasets import Dataset, load_dataset
 from cae.errors import CaeError
-from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
-                          hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
-                          mapping_protocol, metrics_table)
-from cae.files import write_json
-from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
-from cae.runs import HEAD_MODEL, RunArtifacts, composition_ks, provenance, read_json, write_metrics
-from cae.runtime import Runtime, encode, peak_rss_mb, to_float
-from cae.sampling import cluster_samples
-from cae.train import (Networks, build_networks, clustered, read_checkpoint, restore_networks,
-                       train)
+from cae.evaluation.baselines import (
+    kmeans_baseline,
+    load_resnet18,
+    resnet_features,
+    transfer_baseline,
+)
+from cae.evaluation.floor_cache import (
+    CACHE_DIR,
+    FLOOR_SEED,
+    cached_floor_rows,
+    floor_settings,
+)
+from cae.evaluation.protocols import (
+    Prediction,
+    classification_metrics,
+    cluster_composition,
+    cluster_metrics,
+    hungarian_protocol,
+    knn_protocol,
+    linear_probe,
+    majority_mapping,
+    mapping_protocol,
+    metrics_table,
+)
+from cae.infra.allocator import release_freed_memory
+from cae.infra.distributed import from_main, is_main
+from cae.infra.files import write_json
+from cae.infra.runs import (
+    HEAD_MODEL,
+    RunArtifacts,
+    composition_ks,
+    provenance,
+    read_json,
+    write_metrics,
+)
+from cae.infra.runtime import Runtime, encode, peak_rss_mb, to_float
+from cae.method.cluster_head import HeadSettings, head_clusters
+from cae.method.clustering import (
+    kmeans_clusters,
+    kmeans_fits,
+    nearest_prototype,
+    normalised_elbow,
+    soft_assign,
+)
+from cae.method.sampling import cluster_samples
+from cae.method.train import (
+    Networks,
+    build_networks,
+    clustered,
+    read_checkpoint,
+    restore_networks,
+    train,
+)
+from cae.report import figures
 
 
 def load(cfg: RunConfig) -> Dataset:
@@ -194,7 +231,7 @@ def data_floor_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
 def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: str,
                cache_dir: Path) -> list[dict]:
     """Floors the paper lacks: majority class and raw pixels (computed once per data and
-    settings, see `cae.floor_cache`) and an untrained encoder (the run's seed)."""
+    settings, see `cae.evaluation.floor_cache`) and an untrained encoder (the run's seed)."""
     rows = cached_floor_rows(cache_dir, floor_settings(cfg, data),
                              lambda: data_floor_rows(data, cfg))
     untrained = build_networks(cfg, data.n_channels).encoder.to(device)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from cae import report, table1
 from cae.config import make_config
-from cae.data import Dataset, Split
+from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
-from cae.runs import RunArtifacts
+from cae.infra.runs import RunArtifacts
+from cae.report import readouts, table1
 
 T_975_DF1 = math.tan(0.475 * math.pi)  # Student t quantile, 1 dof (a Cauchy): 12.7062...
 T_975_DF2 = 4.302652729911275  # Student t quantile, 2 dof, from statistical tables
@@ -186,19 +186,19 @@ def test_provenance_note_and_metrics_view(tmp_path):
     rows = [_row("CAE (ours)", "test", "stat", 0, 0.8123, k=3.0, nmi=0.5),
             _row("ResNet18", "test", "transfer", 0, 0.5, weights="untrained")]
     artifacts = RunArtifacts.read(write_run(tmp_path, "mnist", 0, rows))
-    note = report.provenance_note(artifacts)
+    note = readouts.provenance_note(artifacts)
     assert "profile **smoke**, seed 0" in note and "`mnist.npz` `" + "0" * 32 + "`" in note
     assert "Wall time: 42 s (train 30 s, evaluate 12 s)." in note and "Peak memory" not in note
     provenance = json.loads((artifacts.run_dir / "provenance.json").read_text())
     (artifacts.run_dir / "provenance.json").write_text(json.dumps({**provenance,
                                                                    "peak_rss_mb": 1536}))
-    assert "Peak memory: 1.5 GiB." in report.provenance_note(RunArtifacts.read(artifacts.run_dir))
-    view = report.metrics_view(artifacts.metrics, ["CAE (ours)"])
+    assert "Peak memory: 1.5 GiB." in readouts.provenance_note(RunArtifacts.read(artifacts.run_dir))
+    view = readouts.metrics_view(artifacts.metrics, ["CAE (ours)"])
     assert view.loc[("CAE (ours)", "test", "stat"), ("accuracy", "")] == "0.812"
     assert view.loc[("CAE (ours)", "test", "stat"), ("precision", "weighted")] == "0.812"
     assert view.loc[("CAE (ours)", "test", "stat"), ("k", "")] == "3"
     assert "weights" not in view.columns.get_level_values(0)
-    assert "UNTRAINED" in report.weights_warning(artifacts.metrics)
+    assert "UNTRAINED" in readouts.weights_warning(artifacts.metrics)
 
 
 def test_class_proportions_counts_and_shares():
@@ -207,7 +207,7 @@ def test_class_proportions_counts_and_shares():
 
     data = Dataset("toy", {"train": split([0, 1, 1, 1]), "test": split([0, 0, 1])},
                    ["normal", "pneumonia"])
-    table = report.class_proportions(data)
+    table = readouts.class_proportions(data)
     assert table.loc["train"].tolist() == [4, 1, 3, 0.25, 0.75]
     assert table.loc["test", "normal share"] == 0.667
 
@@ -277,10 +277,10 @@ def test_reporting_imports_no_training_code():
     import subprocess
     import sys
 
-    code = ("import sys, cae.table1, cae.ablation, cae.report; "
+    code = ("import sys, cae.report.table1, cae.report.ablation, cae.report.readouts; "
             "print(' '.join(m for m in sys.modules if m.startswith('cae.')))")
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 check=True).stdout.split())
-    training = {"cae.train", "cae.pipeline", "cae.models", "cae.losses", "cae.optim",
-                "cae.augment", "cae.baselines", "cae.cluster_head"}
-    assert "cae.table1" in loaded and not loaded & training
+    training = {"cae.method.train", "cae.pipeline", "cae.method.models", "cae.method.losses", "cae.method.optim",
+                "cae.method.augment", "cae.evaluation.baselines", "cae.method.cluster_head"}
+    assert "cae.report.table1" in loaded and not loaded & training

@@ -20,18 +20,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cae.allocator import release_freed_memory
-from cae.augment import AugmentParams, two_views
-from cae.clustering import ElbowResult, normalised_elbow, soft_assign
 from cae.config import RunConfig
-from cae.data import Dataset
-from cae.distributed import (augmentation_generator, average, ddp, from_main, is_main, shard,
-                             world_size)
+from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.losses import kl_divergence, reconstruction, reparameterise, warmup_loss
-from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
-from cae.optim import learning_rate, make_lars, set_learning_rate
-from cae.runtime import Runtime, autocast, encode, to_float
+from cae.infra.allocator import release_freed_memory
+from cae.infra.distributed import (
+    augmentation_generator,
+    average,
+    ddp,
+    from_main,
+    is_main,
+    shard,
+    world_size,
+)
+from cae.infra.runtime import Runtime, autocast, encode, to_float
+from cae.method.augment import AugmentParams, two_views
+from cae.method.clustering import ElbowResult, normalised_elbow, soft_assign
+from cae.method.losses import kl_divergence, reconstruction, reparameterise, warmup_loss
+from cae.method.models import ConditionalDecoder, Decoder, Encoder, Projector
+from cae.method.optim import learning_rate, make_lars, set_learning_rate
 
 CHECKPOINT = "checkpoint.pt"
 NAN_CHECK_EVERY = 10  # steps between checks of the running loss (each check syncs the device)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
-from cae.clustering import elbow_visualizer
+from cae.method.clustering import elbow_visualizer
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence
 

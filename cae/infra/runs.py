@@ -5,9 +5,9 @@ A run directory holds `config.json`, `checkpoint.pt`, `history.json`, `elbow.jso
 `mapping_vs_k.json` (protocol (a) for every k of the elbow's range),
 `provenance.json` (data MD5s, package versions, device, precision, C allocator setting,
 processes and their backend, wall times, peak resident memory overall and after each
-phase), `figures/`, and once exported (`cae.export`,
+phase), `figures/`, and once exported (`cae.evaluation.export`,
 at the end of `cae reproduce`) `decoder.onnx` with `decoder.json`. The data-only floors are
-shared by the runs beside it, in `../floors/` (`cae.floor_cache`). Reading runs needs
+shared by the runs beside it, in `../floors/` (`cae.evaluation.floor_cache`). Reading runs needs
 none of the training code.
 """
 
@@ -23,12 +23,12 @@ import pandas as pd
 import torch
 
 from cae.config import RunConfig, load_config, steps_per_epoch
-from cae.data import Dataset
-from cae.distributed import backend, world_size
+from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.evaluate import metrics_table
-from cae.files import atomic_write_text, write_json
-from cae.runtime import Runtime, cpu_name, peak_rss_mb
+from cae.evaluation.protocols import metrics_table
+from cae.infra.distributed import backend, world_size
+from cae.infra.files import atomic_write_text, write_json
+from cae.infra.runtime import Runtime, cpu_name, peak_rss_mb
 
 HEAD_MODEL = "CAE + clustering head"
 

@@ -27,7 +27,9 @@ def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optim
     could be zero, so it is set explicitly for the weight group (as in SimCLR, 1-D
     parameters are excluded from adaptation and decay).
     """
-    from timm.optim import Lars  # imported here: timm pulls in tqdm.auto, noisy in notebooks
+    from timm.optim import (
+        Lars,  # imported here: timm pulls in tqdm.auto, noisy in notebooks
+    )
 
     params = [p for m in modules for p in m.parameters()]
     weights = [p for p in params if p.ndim > 1]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cae.data import Dataset
-from cae.dataset_info import DatasetInfo
+from cae.data.dataset_info import DatasetInfo
+from cae.data.datasets import Dataset
 
 # dataset -> {topic: Markdown}: remarks that hold for one dataset only
 ASIDES: dict[str, dict[str, str]] = {

@@ -16,10 +16,15 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet, ResNet18_Weights, resnet18
 
-from cae.clustering import ElbowResult, normalised_elbow
-from cae.data import folder_for_download
+from cae.data.datasets import folder_for_download
 from cae.errors import CaeError
-from cae.evaluate import Prediction, head_prediction, mapping_protocol, train_linear_head
+from cae.evaluation.protocols import (
+    Prediction,
+    head_prediction,
+    mapping_protocol,
+    train_linear_head,
+)
+from cae.method.clustering import ElbowResult, normalised_elbow
 
 IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -24,15 +24,20 @@ from matplotlib.figure import Figure
 from sklearn.metrics import calinski_harabasz_score, silhouette_score
 
 from cae import config
-from cae.cluster_head import HeadSettings, head_clusters
-from cae.clustering import distortion, elbow_k, kmeans_clusters, kmeans_fits
-from cae.data import Dataset
+from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.figures import save_figure
-from cae.evaluate import classification_metrics, cluster_metrics, hungarian_protocol, mapping_protocol
+from cae.evaluation.protocols import (
+    classification_metrics,
+    cluster_metrics,
+    hungarian_protocol,
+    mapping_protocol,
+)
+from cae.infra.runs import RunArtifacts, finished_under
+from cae.infra.runtime import encode, resolve_device, resolve_precision
+from cae.method.cluster_head import HeadSettings, head_clusters
+from cae.method.clustering import distortion, elbow_k, kmeans_clusters, kmeans_fits
 from cae.pipeline import load, load_networks
-from cae.runs import RunArtifacts, finished_under
-from cae.runtime import encode, resolve_device, resolve_precision
+from cae.report.figures import save_figure
 
 SCREEN_FILE = "clustering_screen.json"
 SILHOUETTE_SAMPLE = 10_000  # silhouette costs n^2 per k: scored on a seeded sample
@@ -229,18 +234,18 @@ def write_summary(root: Path, out: Path | None = None, reference: str = "base") 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m cae.screen RUN_DIR [--data-dir DIR]`: screen the clustering choices of one run."""
+    """`python -m cae.evaluation.screen RUN_DIR [--data-dir DIR]`: screen the clustering choices of one run."""
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m cae.screen", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cae.evaluation.screen", description=main.__doc__)
     parser.add_argument("run_dir", type=Path, help="a finished run with a val split")
     parser.add_argument("--data-dir", help="folder with local data copies")
     args = parser.parse_args(argv)
     try:
         table = screen_run(args.run_dir, args.data_dir)
     except CaeError as exc:
-        print(f"cae.screen: error: {exc}", file=sys.stderr)
+        print(f"cae.evaluation.screen: error: {exc}", file=sys.stderr)
         return 2
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"written to {args.run_dir / SCREEN_FILE}")

@@ -1,6 +1,6 @@
 """The paper's Table 1 beside ours: aggregation over seeds and the comparison with the paper.
 
-Every number comes from finished run directories (see `cae.runs`): `collect_runs`
+Every number comes from finished run directories (see `cae.infra.runs`): `collect_runs`
 reads their metrics, `summarise` gives a mean and a 95% t-interval over seeds, and
 `compare_with_paper` lines them up with `PAPER_TABLE1`, the only place the paper's
 numbers are typed. The paper does not say how it averaged precision and recall; we
@@ -20,9 +20,9 @@ from scipy import stats
 
 from cae.config import planned_train_size, steps_per_epoch
 from cae.errors import CaeError
-from cae.evaluate import BOOTSTRAPPED
-from cae.report import VIEW_COLUMNS, format_seconds, plain, profile_warning
-from cae.runs import HEAD_MODEL, RunArtifacts, finished_under
+from cae.evaluation.protocols import BOOTSTRAPPED
+from cae.infra.runs import HEAD_MODEL, RunArtifacts, finished_under
+from cae.report.readouts import VIEW_COLUMNS, format_seconds, plain, profile_warning
 
 # Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
 PAPER_TABLE1: tuple[tuple[str, str, float, float, float], ...] = (
@@ -124,7 +124,7 @@ def collect_runs(runs_root: str | Path, profile: str) -> pd.DataFrame:
     frames = [run.metrics.assign(dataset=run.config.dataset, run=run.run_dir.name)
               for run in finished_runs(runs_root, profile)]
     rows = pd.concat(frames, ignore_index=True)
-    # the data-only floors are shared by runs (cae.floor_cache): count each computation once
+    # the data-only floors are shared by runs (cae.evaluation.floor_cache): count each computation once
     rows = rows[~rows.drop(columns="run").duplicated()].reset_index(drop=True)
     duplicated = rows.duplicated(GROUP_KEYS + ["seed"])
     if duplicated.any():
@@ -187,7 +187,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
     Missing values (a metric a protocol does not define) are left out; lo and hi are NaN
     when n = 1. boot_lo and boot_hi are the runs' bootstrap bounds over the scored images
-    (see `cae.evaluate.bootstrap_bounds`) averaged over seeds, NaN where no run recorded
+    (see `cae.evaluation.protocols.bootstrap_bounds`) averaged over seeds, NaN where no run recorded
     them. The baselines' `weights` labels are carried along.
     """
     metrics = [m for m in METRICS if m in rows.columns]

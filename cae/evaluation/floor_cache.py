@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cae.config import RunConfig
-from cae.data import Dataset
+from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.files import write_json
+from cae.infra.files import write_json
 
 FLOOR_SEED = 0
 CACHE_DIR = "floors"

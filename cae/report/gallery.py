@@ -19,11 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from cae.config import PROFILES
-from cae.dataset_info import DatasetInfo, describe
+from cae.data.dataset_info import DatasetInfo, describe
 from cae.errors import CaeError
-from cae.report import plain
-from cae.runs import finished_under
-from cae.table1 import collect_runs, summarise
+from cae.infra.runs import finished_under
+from cae.report.readouts import plain
+from cae.report.table1 import collect_runs, summarise
 
 OURS, PIXELS, MAJORITY = "CAE (ours)", "raw pixels", "majority class"
 PROTOCOLS = {"stat": "(a) mapping", "knn": "(b) kNN", "lin": "(c) linear", "hungarian": "Hungarian"}

@@ -14,12 +14,18 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import (accuracy_score, adjusted_rand_score, normalized_mutual_info_score,
-                             precision_score, recall_score, roc_auc_score)
 from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import (
+    accuracy_score,
+    adjusted_rand_score,
+    normalized_mutual_info_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from torch import nn
 
-from cae.clustering import nearest_prototype
+from cae.method.clustering import nearest_prototype
 
 KEY_COLUMNS = ["model", "split", "protocol"]
 

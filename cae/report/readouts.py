@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from cae.config import RunConfig, changed_from_profile
-from cae.data import Dataset
+from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.runs import RunArtifacts, finished_under
+from cae.infra.runs import RunArtifacts, finished_under
 
 
 def provenance_note(artifacts: RunArtifacts) -> str:

@@ -21,8 +21,7 @@ with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on imp
 
 from cae.config import ELBOW_METRICS
 from cae.errors import CaeError
-from cae.runtime import to_float
-
+from cae.infra.runtime import to_float
 
 # the knee-locator shape yellowbrick's KElbowVisualizer uses for each score
 _CURVES = {"distortion": ("convex", "decreasing"), "calinski_harabasz": ("concave", "increasing"),

@@ -1,7 +1,7 @@
 """Table 1 at a glance: the paper's own layout with our numbers in it, and a forest plot.
 
-Both read `cae.table1.compare_with_paper`'s frame (one line per paper cell), so they show
-the same means, intervals and met rule (`cae.table1.meets_paper`) as the long table.
+Both read `cae.report.table1.compare_with_paper`'s frame (one line per paper cell), so they show
+the same means, intervals and met rule (`cae.report.table1.meets_paper`) as the long table.
 The grid has the paper's models as rows and (dataset, metric) as columns, each cell
 "ours [95% interval] (paper)"; the forest plot draws every accuracy cell with the paper's
 value and the raw-pixel floor of the same protocol beside it.
@@ -14,9 +14,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from pandas.io.formats.style import Styler
 
-from cae.figures import BookFigure
-from cae.table1 import (PAPER_METRICS, PAPER_TABLE1, format_interval, meets_paper,
-                        untrained_mark)
+from cae.report.figures import BookFigure
+from cae.report.table1 import (
+    PAPER_METRICS,
+    PAPER_TABLE1,
+    format_interval,
+    meets_paper,
+    untrained_mark,
+)
 
 # the grid's columns, left to right, by the paper's dataset labels
 GRID_DATASETS = ("MNIST", "Pneumonia val", "Pneumonia test")
@@ -87,7 +92,7 @@ def accuracy_cells(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
     """The accuracy cells of `comparison`, in grid order, with the raw-pixel floor.
 
     `pixels` is the mean accuracy of raw pixels read out by the same protocol on the same
-    split (from `summary`, `cae.table1.summarise`'s frame); NaN where there is none, as
+    split (from `summary`, `cae.report.table1.summarise`'s frame); NaN where there is none, as
     for the transfer baseline.
     """
     cells = comparison[comparison["metric"] == "accuracy"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from cae.clustering import nearest_prototype, soft_assign
 from cae.config import RunConfig
 from cae.errors import CaeError
-from cae.losses import reparameterise
-from cae.runtime import encode
-from cae.train import Networks, clustered
+from cae.infra.runtime import encode
+from cae.method.clustering import nearest_prototype, soft_assign
+from cae.method.losses import reparameterise
+from cae.method.train import Networks, clustered
 
 
 def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,

@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cae import figures
 from cae.config import RunConfig, differences
 from cae.errors import CaeError
-from cae.runs import RunArtifacts, class_count_k, finished_under, read_against_k
-from cae.table1 import estimates_table, finished_runs, summarise
+from cae.infra.runs import RunArtifacts, class_count_k, finished_under, read_against_k
+from cae.report import figures
+from cae.report.table1 import estimates_table, finished_runs, summarise
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)", "variational (both + KL)")
 ABLATION_METRICS = ("accuracy", "auc", "nmi", "ari")

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cae.allocator import keep_freed_memory
 from cae.errors import CaeError
+from cae.infra.allocator import keep_freed_memory
 
 
 def resolve_device(name: str) -> torch.device:
@@ -96,7 +96,7 @@ class Runtime:
     @classmethod
     def resolve(cls, device: str, precision: str) -> Runtime:
         """The config's `device` and `precision` ('auto' or named) made concrete; keeps
-        freed training buffers in the process (`cae.allocator`)."""
+        freed training buffers in the process (`cae.infra.allocator`)."""
         resolved = resolve_device(device)
         return cls(resolved, resolve_precision(precision, resolved), keep_freed_memory())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cae import distributed
+from cae.infra import distributed
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float,
@@ -30,7 +30,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float,
 
 def global_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
     """NT-Xent of this process's views against the global batch of every process
-    (`cae.distributed`): positives and self-mask offset by rank x n, and the gathered views'
+    (`cae.infra.distributed`): positives and self-mask offset by rank x n, and the gathered views'
     gradients summed back to the process that owns them, so the mean of this loss over
     processes, and its gradient, are those of `nt_xent` on the global batch. In one
     process it is `nt_xent`."""

@@ -5,7 +5,7 @@ split and is scored on that split alone, beside the floors of the same seed: raw
 the untrained encoder (same architecture, same seed) and the majority class. The official
 val and test splits are never read. This module lines the runs up: one row per run,
 model and protocol (`screen_rows`), our latent minus each floor paired by seed with its
-95% interval (`cae.paired`), and the figure of each protocol's accuracy against
+95% interval (`cae.report.paired`), and the figure of each protocol's accuracy against
 the change beside the floors (`screen_figure`).
 """
 
@@ -20,11 +20,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cae import config
-from cae.data import SELECTION
+from cae.data.datasets import SELECTION
 from cae.errors import CaeError
-from cae.figures import save_figure
-from cae.paired import FLOORS, OURS, PROTOCOL_NAMES, paired_differences
-from cae.runs import RunArtifacts, finished_under
+from cae.infra.runs import RunArtifacts, finished_under
+from cae.report.figures import save_figure
+from cae.report.paired import FLOORS, OURS, PROTOCOL_NAMES, paired_differences
+
 RUN_NAME = re.compile(r"^(?P<dataset>[a-z0-9]+)-(?P<profile>[a-z]+)-(?P<variant>.+)-seed(?P<seed>\d+)$")
 REFERENCE = "base"
 # the order of scripts/run_selection_screen.sh; other variants follow, by name
@@ -176,16 +177,16 @@ def write_summary(root: str | Path, out: str | Path | None = None) -> pd.DataFra
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m cae.selection_screen ROOT`: summarise the selection screen's runs under ROOT."""
+    """`python -m cae.report.selection_screen ROOT`: summarise the selection screen's runs under ROOT."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cae.selection_screen", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cae.report.selection_screen", description=main.__doc__)
     parser.add_argument("root", type=Path, help="folder of screen runs, e.g. artifacts/selection-screen")
     args = parser.parse_args(argv)
     try:
         paired = write_summary(args.root)
     except CaeError as exc:
-        print(f"cae.selection_screen: error: {exc}", file=sys.stderr)
+        print(f"cae.report.selection_screen: error: {exc}", file=sys.stderr)
         return 2
     print(paired.to_string(index=False, float_format=lambda v: f"{v:+.3f}"))
     print(f"written to {args.root}")

@@ -3,7 +3,7 @@
 `torchrun --standalone --nproc_per_node=N -m cae train ...` starts N copies of `cae`; each
 joins the process group that torchrun describes in RANK, WORLD_SIZE and LOCAL_RANK (gloo
 on the CPU, NCCL on CUDA). The batch is global: each process takes its 1/N of every
-batch, `gather` lets every process's NT-Xent see all 2 x batch views (`cae.losses`), and
+batch, `gather` lets every process's NT-Xent see all 2 x batch views (`cae.method.losses`), and
 BatchNorm statistics are those of the global batch, so one step equals one process on
 the whole batch (tests/test_distributed.py). In one process every function here is the
 identity or a plain call.

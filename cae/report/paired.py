@@ -5,7 +5,7 @@ accuracy minus a floor's, seed by seed, its mean and 95% t-interval over seeds, 
 verdict: `beats` when the whole interval is above zero, `loses` when it is below, `ties`
 when it holds zero (the seeds cannot tell the two apart), `one seed` when there is no
 interval. The untrained encoder is paired with the run of the same seed; the data-only
-floors (majority class, raw pixels) are computed once for every seed (`cae.floor_cache`),
+floors (majority class, raw pixels) are computed once for every seed (`cae.evaluation.floor_cache`),
 so their one value is paired with each seed.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cae.table1 import t_interval
+from cae.report.table1 import t_interval
 
 OURS = "CAE (ours)"
 FLOORS = ("raw pixels", "untrained encoder", "majority class")

@@ -23,14 +23,14 @@ from torch import nn
 from torch.export import Dim
 
 from cae import pipeline
-from cae.clustering import soft_assign
 from cae.config import RunConfig, load_config
-from cae.data import Dataset
+from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.evaluate import mapping_protocol
-from cae.files import write_json
-from cae.runtime import encode, resolve_precision
-from cae.train import Networks, clustered
+from cae.evaluation.protocols import mapping_protocol
+from cae.infra.files import write_json
+from cae.infra.runtime import encode, resolve_precision
+from cae.method.clustering import soft_assign
+from cae.method.train import Networks, clustered
 
 DECODER_ONNX = "decoder.onnx"
 DECODER_JSON = "decoder.json"

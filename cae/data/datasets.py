@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from cae.config import SCORE_SPLITS, selection_size
-from cae.dataset_info import DatasetInfo, supported
+from cae.data.dataset_info import DatasetInfo, supported
 from cae.errors import CaeError
 
 DATA_DIR_ENV = "CAE_DATA_DIR"
