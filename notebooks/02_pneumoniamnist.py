@@ -51,7 +51,7 @@ from IPython.display import Image, Markdown, display
 from cae.data import dataset_notes
 from cae.data.dataset_info import supported
 from cae.infra.runs import composition_ks
-from cae.pipeline import load
+from cae.data.datasets import load
 from cae.report import readouts
 
 # %% [markdown]

@@ -29,7 +29,7 @@ from cae.cli import main
 from cae.config import make_config
 from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
-from cae.infra.runs import provenance
+from cae.infra.provenance import provenance
 from cae.infra.runtime import to_float
 from cae.method.train import (
     build_networks,

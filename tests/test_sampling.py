@@ -9,11 +9,12 @@ import torch
 
 from cae.cli import main
 from cae.config import make_config
+from cae.data.datasets import load
 from cae.errors import CaeError
+from cae.method.checkpoints import load_networks
 from cae.method.losses import kl_divergence, reparameterise
 from cae.method.models import Encoder
 from cae.method.sampling import cluster_samples
-from cae.pipeline import load, load_networks
 from cae.report import readouts
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cae.config import SCORE_SPLITS, selection_size
+from cae.config import SCORE_SPLITS, RunConfig, selection_size
 from cae.data.dataset_info import DatasetInfo, supported
 from cae.errors import CaeError
 
@@ -306,3 +306,9 @@ def _download_mnist(root: Path, raw: Path) -> dict:
         raise CaeError(f"MNIST not found under {raw} and could not be downloaded "
                        f"({type(exc).__name__}). Put {files} there (uncompressed beside the .gz), "
                        f"or pass --data-dir / set {DATA_DIR_ENV} to a folder holding MNIST/raw/.") from None
+
+
+def load(cfg: RunConfig) -> Dataset:
+    """The config's dataset: its val hold-out, selection split, scored splits, train subset."""
+    return load_dataset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.seed, cfg.val_holdout,
+                        cfg.selection_fraction, cfg.score_on)

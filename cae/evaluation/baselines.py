@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet, ResNet18_Weights, resnet18
 
-from cae.data.datasets import folder_for_download
+from cae.config import RunConfig
+from cae.data.datasets import Dataset, folder_for_download
 from cae.errors import CaeError
 from cae.evaluation.protocols import (
     Prediction,
@@ -24,6 +25,9 @@ from cae.evaluation.protocols import (
     mapping_protocol,
     train_linear_head,
 )
+from cae.evaluation.scoring import score_rows
+from cae.infra.allocator import release_freed_memory
+from cae.infra.runtime import Runtime
 from cae.method.clustering import ElbowResult, normalised_elbow
 
 IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
@@ -127,3 +131,21 @@ def kmeans_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndarra
     prototypes = torch.from_numpy(elbow.centroids)
     return elbow, {name: mapping_protocol(train_feats, train_y, h, prototypes, n_classes)
                    for name, h in eval_feats.items()}
+
+
+def baseline_rows(cfg: RunConfig, data: Dataset, runtime: Runtime | None = None) -> list[dict]:
+    """The paper's two ResNet-18 baselines, each row labelled with the weights used."""
+    device = (runtime or Runtime.resolve(cfg.device, cfg.precision)).device
+    model, weights = load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
+    feats = {s: resnet_features(model, data.splits[s].images, cfg.resnet_image_size, 256, device)
+             for s in data.splits}
+    eval_feats = {s: feats[s] for s in data.eval_splits}
+    train_y = data.splits["train"].labels
+    transfer = transfer_baseline(feats["train"], train_y, eval_feats, data.n_classes,
+                                 cfg.resnet_epochs, cfg.resnet_lr, cfg.probe_batch_size, cfg.seed)
+    release_freed_memory()  # Feature+KM's KMeans search is this phase's memory peak
+    elbow, mapped = kmeans_baseline(feats["train"], train_y, eval_feats, data.n_classes,
+                                    cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
+                                    cfg.elbow_metric)
+    return (score_rows("ResNet18", {"transfer": transfer}, data, cfg.seed, weights=weights)
+            + score_rows("Feature+KM", {"stat": mapped}, data, cfg.seed, weights=weights))

@@ -3,7 +3,7 @@
 The graph maps mixing weights w over the k prototypes and an assignment temperature T to
 the image the conditional decoder draws:
   h = sum_i w_i latent_i     (w clipped at 0 and scaled to sum 1; latent_i is prototype i's
-                              latent, `pipeline.prototype_latents`)
+                              latent, `sampling.prototype_latents`)
   s = softmax(cos(c, prototypes) / T)   (the method's soft assignment; c = h, or z = p(h)
                                           when the run clusters z)
   image = cond_decoder(h, s)
@@ -22,14 +22,15 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from cae import pipeline
 from cae.config import RunConfig, load_config
-from cae.data.datasets import Dataset
+from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.protocols import mapping_protocol
 from cae.infra.files import write_json
 from cae.infra.runtime import encode, resolve_precision
+from cae.method.checkpoints import load_networks
 from cae.method.clustering import soft_assign
+from cae.method.sampling import prototype_latents
 from cae.method.train import Networks, clustered
 
 DECODER_ONNX = "decoder.onnx"
@@ -102,13 +103,13 @@ def export_decoder(run_dir: Path, data_dir: str | None = None) -> Path:
     cfg = load_config(run_dir / "config.json")
     if data_dir:
         cfg = replace(cfg, data_dir=data_dir).validate()
-    data = pipeline.load(cfg)
+    data = load(cfg)
     device = torch.device("cpu")
-    nets = pipeline.load_networks(cfg, run_dir, data.n_channels, device)
+    nets = load_networks(cfg, run_dir, data.n_channels, device)
     h_train = encode(nets.encoder, data.splits["train"].images, device,
                      resolve_precision(cfg.precision, device))
     c_train = clustered(nets, h_train, cfg)
-    mixer = PrototypeMixer(nets, pipeline.prototype_latents(nets, h_train, c_train,
+    mixer = PrototypeMixer(nets, prototype_latents(nets, h_train, c_train,
                                                             cfg.cluster_on), cfg)
     path = write_onnx(mixer, run_dir / DECODER_ONNX)
     write_json(run_dir / DECODER_JSON, describe(mixer, c_train, data, cfg, run_dir.name))

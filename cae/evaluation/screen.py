@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import calinski_harabasz_score, silhouette_score
 
 from cae import config
-from cae.data.datasets import Dataset
+from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.protocols import (
     classification_metrics,
@@ -34,9 +34,9 @@ from cae.evaluation.protocols import (
 )
 from cae.infra.runs import RunArtifacts, finished_under
 from cae.infra.runtime import encode, resolve_device, resolve_precision
+from cae.method.checkpoints import load_networks
 from cae.method.cluster_head import HeadSettings, head_clusters
 from cae.method.clustering import distortion, elbow_k, kmeans_clusters, kmeans_fits
-from cae.pipeline import load, load_networks
 from cae.report.figures import save_figure
 
 SCREEN_FILE = "clustering_screen.json"

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from cae.errors import CaeError
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text to path through a temporary file beside it, flushed to disk and then
-    renamed over path: a failed write (full disk, read-only folder) raises CaeError and
-    leaves the previous file whole."""
+def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool = False) -> None:
+    """Write path through a temporary file beside it (`write` fills the open handle), flushed
+    to disk and then renamed over path: a failed write or rename (full disk, read-only
+    folder) raises CaeError, removes the temporary file and leaves the previous file whole."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -27,6 +29,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         raise CaeError(f"cannot write {path} ({exc.strerror or exc}); the previous file is "
                        f"kept") from None
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text to path atomically (`atomic_write`)."""
+    atomic_write(path, lambda handle: handle.write(text))
 
 
 def write_json(path: str | Path, value) -> None:

@@ -14,26 +14,16 @@ none of the training code.
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from cae.config import RunConfig, load_config, steps_per_epoch
 from cae.data.datasets import Dataset
 from cae.errors import CaeError
-from cae.evaluation.protocols import metrics_table
-from cae.infra.distributed import backend, world_size
-from cae.infra.files import atomic_write_text, write_json
-from cae.infra.runtime import Runtime, cpu_name, peak_rss_mb
 
 HEAD_MODEL = "CAE + clustering head"
-
-
-PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "yellowbrick", "umap-learn")
 
 
 @dataclass
@@ -105,41 +95,27 @@ def steps_of(cfg: RunConfig, data: Dataset) -> dict[str, int]:
             "min_steps": cfg.min_steps}
 
 
-def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
-               runtime: Runtime | None = None, peaks: dict[str, int] | None = None) -> dict:
-    """Where the numbers came from: data hashes, package versions, hardware, precision,
-    allocator, processes (torchrun's world size and backend), times, peak memory (and,
-    given `peaks`, the peak so far after each phase)."""
-    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
-    device = runtime.device
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout,
-                selection=data.selection, steps=steps_of(cfg, data), packages=versions,
-                python=platform.python_version(),
-                device=str(device), device_name=(torch.cuda.get_device_name(device)
-                                                 if device.type == "cuda" else cpu_name()),
-                cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),
-                precision=runtime.precision, allocator=runtime.allocator, wall_time_s=seconds,
-                peak_rss_mb=round(peak_rss_mb()), **({"peak_rss_mb_after": peaks} if peaks else {}))
+def writable_run_dir(run_dir: Path) -> None:
+    """Create run_dir, or raise CaeError when it is a file or cannot be written."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CaeError(f"run directory {run_dir} is an existing file; pass another --run-dir")
+    probe = run_dir / ".write-test"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CaeError(f"cannot write to run directory {run_dir} ({exc.strerror}); pass a "
+                       f"writable --run-dir") from None
 
 
-def write_metrics(table: pd.DataFrame, run_dir: Path) -> None:
-    """metrics.json (records, NaN as null) and metrics.csv."""
-    records = json.loads(table.to_json(orient="records"))
-    write_json(run_dir / "metrics.json", records)
-    atomic_write_text(run_dir / "metrics.csv", table.to_csv(index=False))
-
-
-def merge_metrics(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
-    """Write table into the run's metrics, replacing rows of its models and keeping the others."""
-    path = Path(run_dir) / "metrics.json"
-    if path.is_file():
-        kept = [r for r in read_json(path) if r["model"] not in set(table["model"])]
-        table = metrics_table(kept + table.to_dict("records"))
-    write_metrics(table, run_dir)
-    return table
+def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
+    """Create run_dir and save the config; refuse to mix a different config into it."""
+    writable_run_dir(run_dir)
+    saved = run_dir / "config.json"
+    if resume and saved.is_file() and (load_config(saved).fingerprint(training_only=True)
+                                       != cfg.fingerprint(training_only=True)):
+        raise CaeError(f"{run_dir} holds a run with another configuration; pass a fresh "
+                       f"--run-dir or drop --resume")
+    cfg.save(saved)

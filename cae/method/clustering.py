@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from sklearn.cluster import KMeans
 
+from cae.config import RunConfig
+
 with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on import; undo that
     from yellowbrick.cluster import KElbowVisualizer
     from yellowbrick.cluster.elbow import distortion_score
@@ -196,3 +198,8 @@ def soft_assign(h: torch.Tensor, prototypes: torch.Tensor, temperature: float) -
 def nearest_prototype(h: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
     """Index of the prototype with the highest cosine similarity to each row of h."""
     return cosine_similarity(h, prototypes).argmax(dim=1)
+
+
+def elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
+    return torch.from_numpy(normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed,
+                                             cfg.kmeans_n_init, cfg.elbow_metric).centroids)

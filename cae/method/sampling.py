@@ -12,6 +12,7 @@ decoder.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from cae.config import RunConfig
 from cae.errors import CaeError
@@ -45,3 +46,26 @@ def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device
         with torch.no_grad():
             samples.append(nets.cond_decoder(h.to(device), s.to(device)).float().cpu())
     return torch.stack(samples)
+
+
+def prototype_latents(nets: Networks, h_train: torch.Tensor, c_train: torch.Tensor,
+                      cluster_on: str) -> torch.Tensor:
+    """One latent h per prototype, for the decoder: the prototype's direction at the median
+    latent norm when h is clustered; the mean h of its nearest train members when z is."""
+    prototypes = nets.prototypes.float().cpu()
+    if cluster_on == "h":
+        return F.normalize(prototypes, dim=1) * h_train.norm(dim=1).median()
+    members = nearest_prototype(c_train.float(), prototypes)
+    return torch.stack([h_train[members == i].mean(0) if (members == i).any()
+                        else torch.zeros(h_train.shape[1]) for i in range(len(prototypes))])
+
+
+def decode_prototypes(nets: Networks, h_train: torch.Tensor, c_train: torch.Tensor, cfg: RunConfig,
+                      device: torch.device) -> torch.Tensor:
+    """Images of the prototypes: each prototype's latent (`prototype_latents`) decoded with
+    the prototype's own soft assignment s."""
+    latents = prototype_latents(nets, h_train, c_train, cfg.cluster_on).to(device)
+    with torch.no_grad():
+        nets.cond_decoder.eval()
+        return nets.cond_decoder(latents, soft_assign(nets.prototypes, nets.prototypes,
+                                                      cfg.assign_temperature)).float().cpu()

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,39 +34,26 @@ from cae.infra.distributed import (
 )
 from cae.infra.runtime import Runtime, autocast, encode, to_float
 from cae.method.augment import AugmentParams, two_views
+from cae.method.checkpoints import (
+    CHECKPOINT,
+    read_checkpoint,
+    restore_networks,
+    save_checkpoint,
+)
 from cae.method.clustering import ElbowResult, normalised_elbow, soft_assign
 from cae.method.losses import kl_divergence, reconstruction, reparameterise, warmup_loss
-from cae.method.models import ConditionalDecoder, Decoder, Encoder, Projector
+from cae.method.models import ConditionalDecoder
+from cae.method.networks import (
+    Networks,
+    TrainState,
+    build_networks,
+    clustered,
+    freeze,
+    place,
+)
 from cae.method.optim import learning_rate, make_lars, set_learning_rate
 
-CHECKPOINT = "checkpoint.pt"
 NAN_CHECK_EVERY = 10  # steps between checks of the running loss (each check syncs the device)
-HISTORY_KEYS = ("lr", "total", "nt_xent", "mse", "phase2_mse")
-
-
-@dataclass
-class Networks:
-    """Every trained part; `cond_decoder` and `prototypes` exist once phase 1 is over."""
-
-    encoder: Encoder
-    projector: Projector
-    decoder: Decoder
-    cond_decoder: ConditionalDecoder | None = None
-    prototypes: torch.Tensor | None = None  # (k, d) in the L2-normalised clustered space (h or z)
-
-
-@dataclass
-class TrainState:
-    """What a checkpoint restores: networks, optimizer, RNG, history, progress."""
-
-    nets: Networks
-    optimizer: torch.optim.Optimizer
-    generator: torch.Generator
-    epoch: int = 0
-    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
-    elbow: ElbowResult | None = None
-    seconds: float = 0.0
-    runtime: dict[str, str] = field(default_factory=dict)  # device and precision trained with
 
 
 class NonFiniteLoss(CaeError):
@@ -78,40 +64,9 @@ class NonFiniteLoss(CaeError):
                          f"{first_step} and {last_step} of {steps}")
 
 
-def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
-    """Fresh networks, initialised from the config's seed."""
-    torch.manual_seed(cfg.seed)
-    return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim, cfg.variational,
-                            cfg.encoder_batch_norm),
-                    Projector(cfg.latent_dim, cfg.projector_dims),
-                    Decoder(n_channels, cfg.channels, cfg.latent_dim))
-
-
 def augment_params(cfg: RunConfig) -> AugmentParams:
     return AugmentParams(cfg.aug_prob, cfg.rotation_degrees, cfg.hflip, cfg.blur_sigma,
                          cfg.noise_std, cfg.crop_scale, cfg.intensity_jitter)
-
-
-def clustered(nets: Networks, h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
-    """What KMeans, the prototypes and the soft assignment see: the latents h, or their
-    projections z (projector in eval mode, no gradient) when `cfg.cluster_on == "z"`.
-    The result lies on h's device."""
-    if cfg.cluster_on == "h":
-        return h
-    projector, was_training = nets.projector, nets.projector.training
-    projector.eval()
-    with torch.no_grad():
-        z = projector(h.to(next(projector.parameters()).device)).float().to(h.device)
-    projector.train(was_training)
-    return z
-
-
-def freeze(encoder: Encoder) -> None:
-    """Freeze the encoder for phase 2: no gradients, and eval mode, so BatchNorm's running
-    statistics (`encoder_batch_norm`) stay as phase 1 left them."""
-    for p in encoder.parameters():
-        p.requires_grad_(False)
-    encoder.eval()
 
 
 def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
@@ -129,99 +84,6 @@ def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device:
                                                cfg.latent_dim)
     place(nets, cfg, device)
     return elbow
-
-
-def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
-    nets = state.nets
-    return dict(
-        fingerprint=cfg.fingerprint(training_only=True), epoch=state.epoch, seconds=state.seconds,
-        runtime=state.runtime,
-        world_size=world_size(),
-        encoder=nets.encoder.state_dict(), projector=nets.projector.state_dict(),
-        decoder=nets.decoder.state_dict(),
-        cond_decoder=nets.cond_decoder.state_dict() if nets.cond_decoder else None,
-        prototypes=nets.prototypes, optimizer=state.optimizer.state_dict(),
-        generator=state.generator.get_state(), history=state.history,
-        elbow=_elbow_payload(state.elbow) if state.elbow else None,
-    )
-
-
-def _elbow_payload(elbow: ElbowResult) -> dict:
-    """The elbow with its arrays as tensors, so the checkpoint loads with weights_only."""
-    return {**asdict(elbow), "centroids": torch.from_numpy(elbow.centroids),
-            "labels": torch.from_numpy(elbow.labels)}
-
-
-def save_checkpoint(state: TrainState, cfg: RunConfig, run_dir: Path) -> None:
-    """Write the checkpoint atomically: a temporary file, flushed to disk, then renamed, so
-    a crash or a full disk during the write leaves the previous checkpoint whole. Under
-    torchrun only process 0 writes."""
-    if not is_main():
-        return
-    tmp = run_dir / (CHECKPOINT + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(_checkpoint_payload(state, cfg), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CaeError(f"cannot write checkpoint {tmp} ({exc.strerror}); the previous "
-                       f"checkpoint is kept") from None
-    os.replace(tmp, run_dir / CHECKPOINT)
-
-
-def read_checkpoint(run_dir: Path, cfg: RunConfig) -> dict:
-    """Load a checkpoint, refusing one written under a different configuration.
-
-    Loaded with `weights_only=True`: tensors and plain Python values only, so a checkpoint
-    from someone else cannot run code when it is read.
-    """
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise CaeError(f"no checkpoint at {path}; train first with `cae train`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CaeError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is truncated, "
-                       f"corrupt, from an older cae, or holds more than weights; delete it and "
-                       f"retrain") from None
-    # checkpoints written before evaluation fields were left out hold the whole fingerprint
-    if payload.get("fingerprint") not in (cfg.fingerprint(training_only=True), cfg.fingerprint()):
-        raise CaeError(f"checkpoint {path} was written under another configuration; use the "
-                       f"run's own config.json, or a fresh --run-dir")
-    return payload
-
-
-def restore_networks(payload: dict, cfg: RunConfig, n_channels: int,
-                     device: torch.device) -> Networks:
-    """Rebuild the networks of a checkpoint on a device."""
-    nets = build_networks(cfg, n_channels)
-    nets.encoder.load_state_dict(payload["encoder"])
-    nets.projector.load_state_dict(payload["projector"])
-    nets.decoder.load_state_dict(payload["decoder"])
-    if payload["prototypes"] is not None:
-        nets.prototypes = payload["prototypes"].to(device)
-        nets.cond_decoder = ConditionalDecoder(copy.deepcopy(nets.decoder),
-                                               len(nets.prototypes), cfg.latent_dim)
-        if payload["cond_decoder"] is not None:
-            nets.cond_decoder.load_state_dict(payload["cond_decoder"])
-        freeze(nets.encoder)
-    return place(nets, cfg, device)
-
-
-def place(nets: Networks, cfg: RunConfig, device: torch.device) -> Networks:
-    """Move every network to the device, in channels_last when the config asks for it."""
-    memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    for module in _modules(nets):
-        module.to(device, memory_format=memory)
-        if cfg.compile:
-            module.compile()  # in place: state_dict keys stay those of the eager module
-    return nets
-
-
-def _modules(nets: Networks) -> list[torch.nn.Module]:
-    return [m for m in (nets.encoder, nets.projector, nets.decoder, nets.cond_decoder) if m]
 
 
 def trainable(nets: Networks, phase2: bool) -> Networks:
