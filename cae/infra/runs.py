@@ -8,20 +8,23 @@ processes and their backend, wall times, peak resident memory overall and after 
 phase), `figures/`, and once exported (`cae.evaluation.export`,
 at the end of `cae reproduce`) `decoder.onnx` with `decoder.json`. The data-only floors are
 shared by the runs beside it, in `../floors/` (`cae.evaluation.floor_cache`). Reading runs needs
-none of the training code.
+none of the training code, nor torch; `cae.infra.provenance` writes provenance.json.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import pandas as pd
 
 from cae.config import RunConfig, load_config, steps_per_epoch
-from cae.data.datasets import Dataset
 from cae.errors import CaeError
+
+if TYPE_CHECKING:  # reading runs imports no torch
+    from cae.data.datasets import Dataset
 
 HEAD_MODEL = "CAE + clustering head"
 

@@ -14,14 +14,13 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from sklearn.cluster import KMeans
 
-from cae.config import RunConfig
 
 with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on import; undo that
     from yellowbrick.cluster import KElbowVisualizer
     from yellowbrick.cluster.elbow import distortion_score
     from yellowbrick.utils import KneeLocator
 
-from cae.config import ELBOW_METRICS
+from cae.config import ELBOW_METRICS, RunConfig
 from cae.errors import CaeError
 from cae.infra.runtime import to_float
 

@@ -19,7 +19,7 @@ from cae.errors import CaeError
 from cae.infra.runtime import encode
 from cae.method.clustering import nearest_prototype, soft_assign
 from cae.method.losses import reparameterise
-from cae.method.train import Networks, clustered
+from cae.method.networks import Networks, clustered
 
 
 def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
