@@ -22,7 +22,7 @@ import pandas as pd
 
 from cae.infra.runs import finished_under
 from cae.infra.runtime import cpu_flags, cpu_name, cpu_supports_bf16
-from cae.report.table1 import t_interval
+from cae.report.stats import t_interval
 
 PROTOCOLS = ("knn", "lin")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cae import names
 from cae.config import RunConfig
 from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
@@ -31,17 +32,12 @@ from cae.evaluation.scoring import (
     mapping_against_k,
     protocol_predictions,
     score_rows,
+    write_metrics,
 )
 from cae.infra.distributed import from_main, is_main
 from cae.infra.files import write_json
-from cae.infra.runs import (
-    HEAD_MODEL,
-    RunArtifacts,
-    prepare_run_dir,
-    provenance,
-    writable_run_dir,
-    write_metrics,
-)
+from cae.infra.provenance import provenance
+from cae.infra.runs import RunArtifacts, prepare_run_dir, writable_run_dir
 from cae.infra.runtime import Runtime, encode, peak_rss_mb
 from cae.method.checkpoints import load_networks
 from cae.method.train import (
@@ -85,14 +81,14 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     c = {s: clustered(nets, v, cfg) for s, v in h.items()}
     eval_hs = {s: h[s] for s in data.eval_splits}
     predictions = protocol_predictions(h["train"], data, eval_hs, nets.prototypes.cpu(), cfg, c)
-    rows = score_rows("CAE (ours)", predictions, data, cfg.seed)
-    rows += head_rows(HEAD_MODEL, h["train"], data, eval_hs, cfg)
+    rows = score_rows(names.OURS, predictions, data, cfg.seed)
+    rows += head_rows(names.HEAD_MODEL, h["train"], data, eval_hs, cfg)
     if floors:
         rows += floor_rows(data, cfg, device, precision, Path(run_dir).parent / CACHE_DIR)
     table = metrics_table(rows)
     against_k = mapping_against_k(c, data, cfg)
     write_json(run_dir / "mapping_vs_k.json", against_k)
-    draw_figures(RunResults(cfg, data, nets, h, c, predictions["stat"], against_k), run_dir, device)
+    draw_figures(RunResults(cfg, data, nets, h, c, predictions[names.STAT], against_k), run_dir, device)
     return table
 
 

@@ -50,8 +50,8 @@ from IPython.display import Image, Markdown, display
 
 from cae.data import dataset_notes
 from cae.data.dataset_info import supported
-from cae.infra.runs import composition_ks
 from cae.data.datasets import load
+from cae.infra.runs import composition_ks
 from cae.report import readouts
 
 # %% [markdown]

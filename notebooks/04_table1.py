@@ -7,7 +7,7 @@
 # the PneumoniaMNIST validation and test splits) beside ours: the mean over all
 # finished runs (seeds) of one profile, its 95% interval, the number of seeds, and the
 # difference from the paper. Nothing is retyped: the paper's values live in one
-# constant, `cae.report.table1.PAPER_TABLE1`, and ours are read from the runs' `metrics.json`.
+# constant, `cae.report.paper.PAPER_TABLE1`, and ours are read from the runs' `metrics.json`.
 #
 # **Prerequisites.** [MNIST](01_mnist.ipynb), [PneumoniaMNIST](02_pneumoniamnist.ipynb)
 # and [Baselines and floors](03_baselines.ipynb) explain the rows; this page needs only
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from cae.report import ablation, glance, table1
+from cae.report import ablation, glance, paper, stats, table1
 
 # %% [markdown]
 # ## Table 1 at a glance
@@ -44,7 +44,7 @@ from cae.report import ablation, glance, table1
 
 # %%
 rows = table1.collect_runs(runs_root, profile)
-summary = table1.summarise(rows)
+summary = stats.summarise(rows)
 comparison = table1.compare_with_paper(summary)
 glance.styled_grid(comparison)
 
@@ -155,7 +155,7 @@ table1.floors_table(summary)
 
 # %%
 if table1.has_runs(runs_root, validated_profile):
-    validated = table1.summarise(table1.collect_runs(runs_root, validated_profile))
+    validated = stats.summarise(table1.collect_runs(runs_root, validated_profile))
     validated_comparison = table1.compare_with_paper(validated)
     display(Markdown(table1.runs_note(runs_root, validated_profile)))
     display(glance.styled_grid(validated_comparison, uuid="validated-grid"))

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet, ResNet18_Weights, resnet18
 
+from cae import names
 from cae.config import RunConfig
 from cae.data.datasets import Dataset, folder_for_download
 from cae.errors import CaeError
@@ -147,5 +148,5 @@ def baseline_rows(cfg: RunConfig, data: Dataset, runtime: Runtime | None = None)
     elbow, mapped = kmeans_baseline(feats["train"], train_y, eval_feats, data.n_classes,
                                     cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
                                     cfg.elbow_metric)
-    return (score_rows("ResNet18", {"transfer": transfer}, data, cfg.seed, weights=weights)
-            + score_rows("Feature+KM", {"stat": mapped}, data, cfg.seed, weights=weights))
+    return (score_rows(names.RESNET, {names.TRANSFER: transfer}, data, cfg.seed, weights=weights)
+            + score_rows(names.FEATURE_KM, {names.STAT: mapped}, data, cfg.seed, weights=weights))

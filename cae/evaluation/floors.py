@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cae import names
 from cae.config import RunConfig
 from cae.data.datasets import Dataset
 from cae.evaluation.floor_cache import FLOOR_SEED, cached_floor_rows, floor_settings
@@ -27,7 +28,7 @@ def majority_rows(data: Dataset, seed: int) -> list[dict]:
     predictions = {split: Prediction(np.full(len(data.splits[split]), int(counts.argmax())),
                                      np.tile(shares, (len(data.splits[split]), 1)))
                    for split in data.eval_splits}
-    return score_rows("majority class", {"-": predictions}, data, seed)
+    return score_rows(names.MAJORITY, {names.NO_PROTOCOL: predictions}, data, seed)
 
 
 def data_floor_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
@@ -43,7 +44,7 @@ def data_floor_rows(data: Dataset, cfg: RunConfig) -> list[dict]:
     pixels = {s: to_float(images[s], False).flatten(1) for s in data.splits}
     eval_pixels = {s: pixels[s] for s in data.eval_splits}
     return majority_rows(data, cfg.seed) + protocol_rows(
-        "raw pixels", pixels["train"], data, eval_pixels, prototypes, cfg, clusters)
+        names.RAW_PIXELS, pixels["train"], data, eval_pixels, prototypes, cfg, clusters)
 
 
 def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: str,
@@ -54,6 +55,6 @@ def floor_rows(data: Dataset, cfg: RunConfig, device: torch.device, precision: s
                              lambda: data_floor_rows(data, cfg))
     untrained = build_networks(cfg, data.n_channels).encoder.to(device)
     h = {s: encode(untrained, data.splits[s].images, device, precision) for s in data.splits}
-    rows += protocol_rows("untrained encoder", h["train"], data,
+    rows += protocol_rows(names.UNTRAINED, h["train"], data,
                           {s: h[s] for s in data.eval_splits}, elbow_prototypes(h["train"], cfg), cfg)
     return rows

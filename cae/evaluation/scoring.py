@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from cae import names
 from cae.config import RunConfig
 from cae.data.datasets import Dataset
 from cae.evaluation.protocols import (
@@ -47,13 +48,13 @@ def protocol_predictions(train_h: torch.Tensor, data: Dataset, eval_hs: dict[str
     train_clusters, eval_clusters = clusters or kmeans_clusters(
         c["train"], eval_cs, data.n_classes, cfg.seed, cfg.kmeans_n_init)
     return {
-        "stat": {s: mapping_protocol(c["train"], train_y, v, prototypes, data.n_classes)
+        names.STAT: {s: mapping_protocol(c["train"], train_y, v, prototypes, data.n_classes)
                  for s, v in eval_cs.items()},
-        "knn": {s: knn_protocol(train_h, train_y, h, data.n_classes, cfg.knn_k)
+        names.KNN: {s: knn_protocol(train_h, train_y, h, data.n_classes, cfg.knn_k)
                 for s, h in eval_hs.items()},
-        "lin": linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
+        names.LIN: linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
                             cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed),
-        "hungarian": {s: hungarian_protocol(train_clusters, train_y, v, data.n_classes)
+        names.HUNGARIAN: {s: hungarian_protocol(train_clusters, train_y, v, data.n_classes)
                       for s, v in eval_clusters.items()},
     }
 
@@ -90,9 +91,9 @@ def head_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[st
     train_clusters, eval_clusters = head_clusters(train_h, eval_hs, data.n_classes, cfg.seed,
                                                   HeadSettings.of(cfg))
     predictions = {
-        "stat": {s: majority_mapping(train_clusters, train_y, c, data.n_classes, data.n_classes)
+        names.STAT: {s: majority_mapping(train_clusters, train_y, c, data.n_classes, data.n_classes)
                  for s, c in eval_clusters.items()},
-        "hungarian": {s: hungarian_protocol(train_clusters, train_y, c, data.n_classes)
+        names.HUNGARIAN: {s: hungarian_protocol(train_clusters, train_y, c, data.n_classes)
                       for s, c in eval_clusters.items()},
     }
     return score_rows(model, predictions, data, cfg.seed)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from sklearn.metrics import calinski_harabasz_score, silhouette_score
 
-from cae import config
+from cae import config, names
 from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.protocols import (
@@ -162,11 +162,12 @@ def encoder_screen(root: Path, reference: str = "base") -> pd.DataFrame:
         changed = config.differences(base.config, run.config) if base else {}
         val = run.metrics[(run.metrics["split"] == "val")]
         accuracy = {(m, p): a for m, p, a in zip(val["model"], val["protocol"], val["accuracy"])}
-        ours = {p: accuracy.get(("CAE (ours)", p), np.nan) for p in ("stat", "knn", "lin", "hungarian")}
+        ours = {p: accuracy.get((names.OURS, p), np.nan)
+                for p in (names.STAT, names.KNN, names.LIN, names.HUNGARIAN)}
         rows.append(dict(dataset=run.config.dataset, variant=variant,
                          changed=", ".join(f"{k}={v[1]}" for k, v in changed.items()) or "-",
                          **{f"val {p}": a for p, a in ours.items()},
-                         **{"val head hungarian": accuracy.get(("CAE + clustering head",
+                         **{"val head hungarian": accuracy.get((names.HEAD_MODEL,
                                                                  "hungarian"), np.nan)},
                          elbow_k=run.elbow["k"], train_s=run.provenance["wall_time_s"]["train"]))
     table = pd.DataFrame(rows)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,7 +26,6 @@ from cae.errors import CaeError
 if TYPE_CHECKING:  # reading runs imports no torch
     from cae.data.datasets import Dataset
 
-HEAD_MODEL = "CAE + clustering head"
 
 
 @dataclass

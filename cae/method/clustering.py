@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from sklearn.cluster import KMeans
 
-
 with matplotlib.rc_context():  # yellowbrick restyles matplotlib globally on import; undo that
     from yellowbrick.cluster import KElbowVisualizer
     from yellowbrick.cluster.elbow import distortion_score

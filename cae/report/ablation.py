@@ -17,11 +17,13 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cae import names
 from cae.config import RunConfig, differences
 from cae.errors import CaeError
 from cae.infra.runs import RunArtifacts, class_count_k, finished_under, read_against_k
 from cae.report import figures
-from cae.report.table1 import estimates_table, finished_runs, summarise
+from cae.report.stats import summarise
+from cae.report.table1 import estimates_table, finished_runs
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)", "variational (both + KL)")
 ABLATION_METRICS = ("accuracy", "auc", "nmi", "ari")
@@ -79,7 +81,7 @@ def ablation_rows(ablation_root: str | Path, runs_root: str | Path,
                        f"{runs_root} differ in more than the seed and the loss weights")
     frames = []
     for run in runs:
-        ours = run.metrics[run.metrics["model"] == "CAE (ours)"]
+        ours = run.metrics[run.metrics["model"] == names.OURS]
         frames.append(ours.assign(dataset=run.config.dataset, model=variant_of(run.config),
                                   run=run.run_dir.name))
     return pd.concat(frames, ignore_index=True)
@@ -120,7 +122,7 @@ def single_change_table(reference: RunArtifacts, variant: RunArtifacts, split: s
     name, before, after = single_change(reference, variant)
     columns = {}
     for label, run in ((f"{name} = {before}", reference), (f"{name} = {after}", variant)):
-        ours = run.metrics[(run.metrics["model"] == "CAE (ours)") & (run.metrics["split"] == split)]
+        ours = run.metrics[(run.metrics["model"] == names.OURS) & (run.metrics["split"] == split)]
         accuracy = ours.set_index("protocol")["accuracy"]
         against_k = read_against_k(run.run_dir)
         n_classes = len(against_k[split]["composition"][0][0])

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from cae import names
 from cae.config import PROFILES
 from cae.data.dataset_info import DatasetInfo, describe
 from cae.errors import CaeError
 from cae.infra.runs import finished_under
 from cae.report.readouts import plain
-from cae.report.table1 import collect_runs, summarise
+from cae.report.stats import summarise
+from cae.report.table1 import collect_runs
 
-OURS, PIXELS, MAJORITY = "CAE (ours)", "raw pixels", "majority class"
+OURS, PIXELS, MAJORITY = names.OURS, names.RAW_PIXELS, names.MAJORITY
 PROTOCOLS = {"stat": "(a) mapping", "knn": "(b) kNN", "lin": "(c) linear", "hungarian": "Hungarian"}
 
 
@@ -69,7 +71,7 @@ def gallery_rows(runs_root: str | Path, split: str = "test") -> list[GalleryRow]
                 info=describe(dataset), profile=profile, seeds=[r.config.seed for r in own],
                 ours={p: _mean(part, OURS, p) for p in PROTOCOLS},
                 pixels={p: _mean(part, PIXELS, p) for p in PROTOCOLS},
-                majority=_mean(part, MAJORITY, "-"),
+                majority=_mean(part, MAJORITY, names.NO_PROTOCOL),
                 prototypes=figure if figure.is_file() else None))
     return sorted(rows, key=lambda r: r.info.name)
 

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from pandas.io.formats.style import Styler
 
+from cae import names
 from cae.report.figures import BookFigure
 from cae.report.table1 import (
     PAPER_METRICS,
@@ -29,7 +30,7 @@ GRID_MODELS = tuple(dict.fromkeys(model for model, *_ in PAPER_TABLE1))
 # Paul Tol's pale (cell backgrounds) and bright (plot marks) blue and red: colourblind-safe
 CELL_COLOURS = {"met": "#BBCCEE", "missed": "#FFCCCC"}
 MARK_COLOURS = {"met": "#4477AA", "missed": "#EE6677"}
-PIXEL_MODEL = "raw pixels"
+PIXEL_MODEL = names.RAW_PIXELS
 
 
 def cell_status(line: pd.Series) -> str:
@@ -92,7 +93,7 @@ def accuracy_cells(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
     """The accuracy cells of `comparison`, in grid order, with the raw-pixel floor.
 
     `pixels` is the mean accuracy of raw pixels read out by the same protocol on the same
-    split (from `summary`, `cae.report.table1.summarise`'s frame); NaN where there is none, as
+    split (from `summary`, `cae.report.stats.summarise`'s frame); NaN where there is none, as
     for the transfer baseline.
     """
     cells = comparison[comparison["metric"] == "accuracy"]

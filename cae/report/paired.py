@@ -16,10 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cae.report.table1 import t_interval
+from cae import names
+from cae.report.stats import t_interval
 
-OURS = "CAE (ours)"
-FLOORS = ("raw pixels", "untrained encoder", "majority class")
+OURS = names.OURS
+FLOORS = (names.RAW_PIXELS, names.UNTRAINED, names.MAJORITY)
 PROTOCOL_NAMES = {"stat": "(a) mapping", "knn": "(b) kNN", "lin": "(c) linear",
                   "hungarian": "Hungarian, k = classes"}
 
@@ -54,7 +55,7 @@ def paired_differences(rows: pd.DataFrame, by: Sequence[str] = ("dataset", "spli
         mine = group.groupby("seed")["accuracy"].mean()
         same = np.logical_and.reduce([rows[k] == v for k, v in zip(by, where)])
         for floor in FLOORS:
-            wanted = "-" if floor == "majority class" else protocol
+            wanted = names.NO_PROTOCOL if floor == names.MAJORITY else protocol
             theirs = rows[same & (rows["model"] == floor) & (rows["protocol"] == wanted)]
             if theirs.empty:
                 continue

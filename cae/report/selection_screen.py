@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cae import config
+from cae import config, names
 from cae.data.datasets import SELECTION
 from cae.errors import CaeError
 from cae.infra.runs import RunArtifacts, finished_under
@@ -85,7 +85,7 @@ def screen_figure(rows: pd.DataFrame, dataset: str) -> Figure:
     fig = Figure(figsize=(7.2, 6.4), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     x = np.arange(len(variants))
-    majority = data[(data["model"] == "majority class")]["accuracy"].mean()
+    majority = data[(data["model"] == names.MAJORITY)]["accuracy"].mean()
     for ax, (protocol, title) in zip(axes.flat, PROTOCOL_NAMES.items()):
         cell = data[data["protocol"] == protocol]
         for model, style in ((OURS, dict(color="#0072B2", marker="o", s=28, zorder=3)),
@@ -96,7 +96,7 @@ def screen_figure(rows: pd.DataFrame, dataset: str) -> Figure:
         means = cell[cell["model"] == OURS].groupby("variant")["accuracy"].mean()
         ax.hlines([means.get(v, np.nan) for v in variants], x - 0.3, x + 0.3, color="#0072B2",
                   linewidth=2, label="ours, mean over seeds")
-        pixels = cell[cell["model"] == "raw pixels"]["accuracy"].mean()
+        pixels = cell[cell["model"] == names.RAW_PIXELS]["accuracy"].mean()
         ax.axhline(pixels, color="#D55E00", linestyle="--", linewidth=1.2, label="raw pixels")
         ax.axhline(majority, color="#333333", linestyle=":", linewidth=1.2, label="majority class")
         ax.set_title(title, fontsize=10)
@@ -127,7 +127,7 @@ def findings(paired: pd.DataFrame, dataset: str) -> str:
     """Markdown, generated from the paired table: per protocol, how the base run and the
     best-scoring change compare with raw pixels and the untrained encoder, and whether
     any change beats both floors."""
-    data = paired[(paired["dataset"] == dataset) & (paired["floor"] != "majority class")]
+    data = paired[(paired["dataset"] == dataset) & (paired["floor"] != names.MAJORITY)]
     lines = []
     winners = []
     for protocol, name in PROTOCOL_NAMES.items():
@@ -156,7 +156,7 @@ def findings(paired: pd.DataFrame, dataset: str) -> str:
 
 def runs_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per screened variant: what it changed, its optimizer steps, its seeds."""
-    ours = rows[(rows["model"] == OURS) & (rows["protocol"] == "knn")]
+    ours = rows[(rows["model"] == OURS) & (rows["protocol"] == names.KNN)]
     return ours.groupby(["dataset", "variant"], observed=True, sort=False).agg(
         changed=("changed", "first"), steps=("steps", "first"),
         seeds=("seed", lambda s: ", ".join(map(str, sorted(s)))))

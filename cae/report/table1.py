@@ -2,8 +2,8 @@
 
 Every number comes from finished run directories (see `cae.infra.runs`): `collect_runs`
 reads their metrics, `summarise` gives a mean and a 95% t-interval over seeds, and
-`compare_with_paper` lines them up with `PAPER_TABLE1`, the only place the paper's
-numbers are typed. The paper does not say how it averaged precision and recall; we
+`compare_with_paper` lines them up with `cae.report.paper.PAPER_TABLE1`, the only place the
+paper's numbers are typed (`summarise` and the intervals live in `cae.report.stats`). The paper does not say how it averaged precision and recall; we
 compare them with our support-weighted averages (weighted recall equals accuracy) and
 show the macro and positive-class values beside them.
 """
@@ -14,75 +14,24 @@ import dataclasses
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
+from cae import names
 from cae.config import planned_train_size, steps_per_epoch
 from cae.errors import CaeError
-from cae.evaluation.protocols import BOOTSTRAPPED
-from cae.infra.runs import HEAD_MODEL, RunArtifacts, finished_under
-from cae.report.readouts import VIEW_COLUMNS, format_seconds, plain, profile_warning
-
-# Table 1 of Ferrante et al. (2022): (model, dataset, accuracy, precision, recall).
-PAPER_TABLE1: tuple[tuple[str, str, float, float, float], ...] = (
-    ("ResNet18", "Pneumonia test", 0.74, 0.77, 0.74),
-    ("Feature+KM", "Pneumonia test", 0.69, 0.74, 0.69),
-    ("Ours (stat)", "Pneumonia test", 0.73, 0.73, 0.73),
-    ("Ours (kNN)", "Pneumonia test", 0.84, 0.85, 0.83),
-    ("Ours (lin)", "Pneumonia test", 0.84, 0.80, 0.88),
-    ("ResNet18", "Pneumonia val", 0.86, 0.86, 0.86),
-    ("Feature+KM", "Pneumonia val", 0.78, 0.77, 0.78),
-    ("Ours (stat)", "Pneumonia val", 0.80, 0.79, 0.80),
-    ("Ours (kNN)", "Pneumonia val", 0.84, 0.86, 0.81),
-    ("Ours (lin)", "Pneumonia val", 0.84, 0.80, 0.87),
-    ("ResNet18", "MNIST", 0.995, 0.995, 0.995),
-    ("Feature+KM", "MNIST", 0.69, 0.68, 0.69),
-    ("Ours (stat)", "MNIST", 0.90, 0.91, 0.90),
-    ("Ours (kNN)", "MNIST", 0.98, 0.98, 0.97),
-    ("Ours (lin)", "MNIST", 0.98, 0.97, 0.98),
+from cae.infra.runs import RunArtifacts, finished_under
+from cae.report.paper import (
+    COMPARED_AS,
+    PAPER_DATASETS,
+    PAPER_METRICS,
+    PAPER_MODELS,
+    PAPER_TABLE1,
+    SHOWN_BESIDE,
 )
-PAPER_METRICS = ("accuracy", "precision", "recall")
+from cae.report.readouts import VIEW_COLUMNS, format_seconds, plain, profile_warning
+from cae.report.stats import AVERAGING, GROUP_KEYS, interval_of
 
-# paper row label -> (our model, protocol); paper dataset label -> (our dataset, split)
-PAPER_MODELS = {
-    "ResNet18": ("ResNet18", "transfer"),
-    "Feature+KM": ("Feature+KM", "stat"),
-    "Ours (stat)": ("CAE (ours)", "stat"),
-    "Ours (kNN)": ("CAE (ours)", "knn"),
-    "Ours (lin)": ("CAE (ours)", "lin"),
-}
-PAPER_DATASETS = {
-    "Pneumonia test": ("pneumoniamnist", "test"),
-    "Pneumonia val": ("pneumoniamnist", "val"),
-    "MNIST": ("mnist", "test"),
-}
-# paper metric -> our column compared with it, and the columns shown beside it
-COMPARED_AS = {"accuracy": "accuracy", "precision": "precision_weighted",
-               "recall": "recall_weighted"}
-SHOWN_BESIDE = {"precision": ("precision_macro", "precision_pos"),
-                "recall": ("recall_macro", "recall_pos")}
-
-# every metric a run reports, in display order, with the averaging it uses
-AVERAGING = {
-    "accuracy": "none (fraction correct)",
-    "precision_weighted": "weighted by class support",
-    "recall_weighted": "weighted by class support (equals accuracy)",
-    "precision_macro": "macro (unweighted mean over classes)",
-    "recall_macro": "macro (unweighted mean over classes)",
-    "precision_pos": "positive class only (binary datasets: pneumonia)",
-    "recall_pos": "positive class only (binary datasets: pneumonia)",
-    "auc": "ROC AUC (one-vs-rest macro for more than two classes)",
-    "nmi": "normalized mutual information, clusters vs labels",
-    "ari": "adjusted Rand index, clusters vs labels",
-}
-METRICS = tuple(AVERAGING)
-FLOORS = ("majority class", "raw pixels", "untrained encoder")
-GROUP_KEYS = ["dataset", "model", "split", "protocol"]
-# fewer seeds than this: the interval is the test-set bootstrap where a run recorded one
-MIN_SEEDS_FOR_T = 3
-# metrics whose bootstrap bounds a run records, and the one standing in for weighted recall
-BOOTSTRAP_OF = {m: m for m in BOOTSTRAPPED} | {"recall_weighted": "accuracy"}
+FLOORS = (names.MAJORITY, names.RAW_PIXELS, names.UNTRAINED)
 
 
 # ---------------------------------------------------------------- all runs of a profile
@@ -169,70 +118,6 @@ def runs_note(runs_root: str | Path, profile: str) -> str:
                        for name, digests in md5.items())
     return (f"Finished **{profile}**-profile runs: {listed}.\n\nData files (MD5):\n\n{files}"
             + profile_warning(profile))
-
-
-def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean; (nan, nan) with fewer than two values."""
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    if n < 2:
-        return math.nan, math.nan
-    mean = values.mean()
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return float(mean - half), float(mean + half)
-
-
-def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean, 95% t-interval (lo, hi) and n over seeds per dataset/model/split/protocol/metric.
-
-    Missing values (a metric a protocol does not define) are left out; lo and hi are NaN
-    when n = 1. boot_lo and boot_hi are the runs' bootstrap bounds over the scored images
-    (see `cae.evaluation.protocols.bootstrap_bounds`) averaged over seeds, NaN where no run recorded
-    them. The baselines' `weights` labels are carried along.
-    """
-    metrics = [m for m in METRICS if m in rows.columns]
-    weights = (rows["weights"].astype(object) if "weights" in rows.columns
-               else pd.Series(None, index=rows.index, dtype=object))
-    long = (rows.assign(weights=weights.where(weights.notna(), ""))
-            .melt(id_vars=GROUP_KEYS + ["seed", "weights"], value_vars=metrics,
-                  var_name="metric", ignore_index=False).dropna(subset=["value"]))
-    summary = []
-    for (dataset, model, split, protocol, metric), group in long.groupby(
-            GROUP_KEYS + ["metric"], sort=False):
-        lo, hi = t_interval(group["value"].to_numpy())
-        boot = _bootstrap_mean(rows.loc[group.index], metric)
-        summary.append(dict(dataset=dataset, model=model, split=split, protocol=protocol,
-                            metric=metric, n=len(group), mean=float(group["value"].mean()),
-                            lo=lo, hi=hi, boot_lo=boot[0], boot_hi=boot[1],
-                            seeds=",".join(map(str, sorted(group["seed"]))),
-                            weights=",".join(sorted(set(group["weights"]) - {""}))))
-    table = pd.DataFrame(summary)
-    order = {m: i for i, m in enumerate(METRICS)}
-    return (table.sort_values(GROUP_KEYS + ["metric"], key=lambda c: c.map(order)
-                              if c.name == "metric" else c, kind="stable")
-            .reset_index(drop=True))
-
-
-def _bootstrap_mean(runs: pd.DataFrame, metric: str) -> tuple[float, float]:
-    """The runs' bootstrap bounds of metric averaged over seeds; NaN unless every run has them."""
-    source = BOOTSTRAP_OF.get(metric)
-    columns = [f"{source}_lo", f"{source}_hi"]
-    if source is None or not set(columns) <= set(runs.columns) or runs[columns].isna().any().any():
-        return math.nan, math.nan
-    return float(runs[columns[0]].mean()), float(runs[columns[1]].mean())
-
-
-def interval_of(cell: pd.Series) -> tuple[float, float, str]:
-    """The interval a summary line is reported with: (lo, hi, what it is over).
-
-    MIN_SEEDS_FOR_T or more seeds: the t-interval over seeds. Fewer: the runs' bootstrap
-    over the scored images when recorded, else the t-interval (none for one seed).
-    """
-    if cell["n"] < MIN_SEEDS_FOR_T and not pd.isna(cell.get("boot_lo", math.nan)):
-        return cell["boot_lo"], cell["boot_hi"], "images (bootstrap)"
-    if cell["n"] >= 2:
-        return cell["lo"], cell["hi"], "seeds (t)"
-    return math.nan, math.nan, ""
 
 
 def _lookup(summary: pd.DataFrame, dataset: str, model: str, split: str, protocol: str,
@@ -342,14 +227,14 @@ def beyond_paper(summary: pd.DataFrame) -> pd.DataFrame:
 def hungarian_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Hungarian accuracy (one cluster per class, one-to-one match) of every model that has
     it, and the clustering head's protocol (a), with NMI and ARI."""
-    rows = summary[(summary["protocol"] == "hungarian") | (summary["model"] == HEAD_MODEL)]
-    models = list(dict.fromkeys(["CAE (ours)", HEAD_MODEL, *FLOORS]))
+    rows = summary[(summary["protocol"] == names.HUNGARIAN) | (summary["model"] == names.HEAD_MODEL)]
+    models = list(dict.fromkeys([names.OURS, names.HEAD_MODEL, *FLOORS]))
     return estimates_table(rows, [m for m in models if m in set(rows["model"])],
                            ["accuracy", "nmi", "ari"])
 
 
 def profile_change(before: pd.DataFrame, after: pd.DataFrame,
-                   models: tuple[str, ...] = ("CAE (ours)", HEAD_MODEL)) -> pd.DataFrame:
+                   models: tuple[str, ...] = (names.OURS, names.HEAD_MODEL)) -> pd.DataFrame:
     """Mean accuracy of two profiles' summaries side by side, per dataset, split, model and
     protocol, with the change; lines only one profile has show one value."""
     keys = ["dataset", "split", "model", "protocol"]
@@ -374,10 +259,10 @@ def _head_comparison(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.Data
     cells = comparison[(comparison["metric"] == "accuracy")
                        & (comparison["paper_model"] == "Ours (stat)")].copy()
     for index, c in cells.iterrows():
-        hit = _lookup(summary, c["dataset"], HEAD_MODEL, c["split"], "stat", "accuracy")
+        hit = _lookup(summary, c["dataset"], names.HEAD_MODEL, c["split"], names.STAT, "accuracy")
         cells.loc[index, ["mean", "n"]] = (math.nan, 0) if hit is None else (hit["mean"], hit["n"])
     cells["paper_model"] = "Ours (stat), clustering head"
-    cells["model"] = HEAD_MODEL
+    cells["model"] = names.HEAD_MODEL
     return cells[cells["n"] > 0]
 
 
@@ -389,12 +274,12 @@ def accuracy_verdicts(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
     the raw-pixel mean of the same dataset, split and protocol. Where runs have a
     clustering head, its protocol (a) rows are compared with the paper's (a) cells too.
     """
-    ours = comparison[(comparison["metric"] == "accuracy") & (comparison["model"] == "CAE (ours)")
+    ours = comparison[(comparison["metric"] == "accuracy") & (comparison["model"] == names.OURS)
                       & (comparison["n"] > 0)]
     ours = pd.concat([ours, _head_comparison(comparison, summary)], ignore_index=True)
     lines = []
     for _, c in ours.iterrows():
-        pixels = _lookup(summary, c["dataset"], "raw pixels", c["split"], c["protocol"], "accuracy")
+        pixels = _lookup(summary, c["dataset"], names.RAW_PIXELS, c["split"], c["protocol"], "accuracy")
         pixel_mean = math.nan if pixels is None else pixels["mean"]
         lines.append({
             "row (paper)": c["paper_model"], "dataset": c["paper_dataset"],
