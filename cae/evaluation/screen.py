@@ -235,7 +235,8 @@ def write_summary(root: Path, out: Path | None = None, reference: str = "base") 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m cae.evaluation.screen RUN_DIR [--data-dir DIR]`: screen the clustering choices of one run."""
+    """`python -m cae.evaluation.screen RUN_DIR [--data-dir DIR]`: screen the clustering choices
+    of one run."""
     import argparse
     import sys
 

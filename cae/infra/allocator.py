@@ -25,8 +25,8 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h> parameter nu
 def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # only glibc has it
-        libc.mallopt
+        libc.gnu_get_libc_version  # noqa: B018 (only glibc has it; AttributeError elsewhere)
+        libc.mallopt  # noqa: B018
     except (OSError, AttributeError, TypeError):
         return None
     return libc

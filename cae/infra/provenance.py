@@ -14,7 +14,8 @@ from cae.infra.distributed import backend, world_size
 from cae.infra.runs import steps_of
 from cae.infra.runtime import Runtime, cpu_name, peak_rss_mb
 
-PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "yellowbrick", "umap-learn")
+PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", "timm", "yellowbrick",
+            "umap-learn")
 
 
 def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],

@@ -1,1 +1,1 @@
-"""The method itself: networks, augmentation, losses, LARS, the two training phases, checkpoints, prototypes, sampling."""
+"""The method: networks, augmentation, losses, LARS, the two phases, checkpoints, prototypes."""

@@ -120,6 +120,7 @@ def augment(x: torch.Tensor, params: AugmentParams, g: torch.Generator) -> torch
     return x.clamp(0.0, 1.0)
 
 
-def two_views(x: torch.Tensor, params: AugmentParams, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def two_views(x: torch.Tensor, params: AugmentParams,
+              g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Two independent random views of the same batch (the positive pairs)."""
     return augment(x, params, g), augment(x, params, g)

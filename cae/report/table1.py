@@ -3,7 +3,8 @@
 Every number comes from finished run directories (see `cae.infra.runs`): `collect_runs`
 reads their metrics, `summarise` gives a mean and a 95% t-interval over seeds, and
 `compare_with_paper` lines them up with `cae.report.paper.PAPER_TABLE1`, the only place the
-paper's numbers are typed (`summarise` and the intervals live in `cae.report.stats`). The paper does not say how it averaged precision and recall; we
+paper's numbers are typed (`summarise` and the intervals live in `cae.report.stats`). The
+paper does not say how it averaged precision and recall; we
 compare them with our support-weighted averages (weighted recall equals accuracy) and
 show the macro and positive-class values beside them.
 """
