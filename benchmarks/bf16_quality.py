@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cae.runs import finished_under
-from cae.runtime import cpu_flags, cpu_name, cpu_supports_bf16
-from cae.table1 import t_interval
+from cae.infra.runs import finished_under
+from cae.infra.runtime import cpu_flags, cpu_name, cpu_supports_bf16
+from cae.report.stats import t_interval
 
 PROTOCOLS = ("knn", "lin")
 

@@ -1,9 +1,9 @@
 """Phase-1 training throughput of N processes (DDP, gloo on the CPU) against one process.
 
 All train the same global batch (the paper's 256 pairs) on the same machine with the
-training code's own step (`cae.train.trainable` + `phase1_step` + LARS): one process with
+training code's own step (`cae.method.train.trainable` + `phase1_step` + LARS): one process with
 all the machine's cores as threads, one process with one thread, and N processes spawned
-with torchrun's environment variables, joined through `cae.distributed.process_group`,
+with torchrun's environment variables, joined through `cae.infra.distributed.process_group`,
 each with cores / N threads (torchrun's default for N > 1 is 1 thread per process), each
 training its shard of every global batch, gathering the projections for the global
 NT-Xent and averaging gradients. Repeats alternate the configurations, so load from
@@ -29,11 +29,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from cae.config import make_config
-from cae.data import load_dataset
-from cae.distributed import augmentation_generator, backend, process_group, shard
-from cae.optim import make_lars
-from cae.runtime import cpu_flags, cpu_name, resolve_precision, to_float
-from cae.train import build_networks, phase1_step, place, trainable
+from cae.data.datasets import load_dataset
+from cae.infra.distributed import augmentation_generator, backend, process_group, shard
+from cae.infra.runtime import cpu_flags, cpu_name, resolve_precision, to_float
+from cae.method.optim import make_lars
+from cae.method.train import build_networks, phase1_step, place, trainable
 
 CPU = torch.device("cpu")
 

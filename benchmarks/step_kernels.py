@@ -4,7 +4,7 @@ and PyTorch's profiler's self time of every operator.
 
 Runs warm-up steps, `--steps` steps under `torch.profiler` (self CPU time per operator,
 so GELU, the linear layers, the loss, LARS and the augmentations show beside the
-convolutions), then `--steps` timed steps of `cae.train.phase1_step` as a run resolves
+convolutions), then `--steps` timed steps of `cae.method.train.phase1_step` as a run resolves
 it (precision, allocator) in a child process with ONEDNN_VERBOSE=1, and reports
 milliseconds per step for each primitive and operator beside the step's wall time.
 
@@ -32,10 +32,10 @@ def run_steps(args: argparse.Namespace) -> None:
     import torch
 
     from cae.config import make_config
-    from cae.data import load_dataset
-    from cae.optim import make_lars
-    from cae.runtime import Runtime, to_float
-    from cae.train import build_networks, phase1_step, place
+    from cae.data.datasets import load_dataset
+    from cae.infra.runtime import Runtime, to_float
+    from cae.method.optim import make_lars
+    from cae.method.train import build_networks, phase1_step, place
 
     cfg = make_config("paper", dataset=args.dataset, data_dir=args.data_dir,
                       precision=args.precision, device="cpu")
@@ -125,7 +125,7 @@ def main() -> None:
         if ms >= 0.2:
             print(f"{ms:7.2f} ms  {name}")
     if args.json:
-        from cae.runtime import cpu_flags, cpu_name
+        from cae.infra.runtime import cpu_flags, cpu_name
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({

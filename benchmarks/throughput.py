@@ -3,8 +3,8 @@
 Both run on the same machine, on the same images, with the same networks, loss and LARS
 optimizer, so their ratio is meaningful. The usual pipeline is what a user would write:
 torchvision transforms per sample in a Dataset, a DataLoader with 2 workers, fp32,
-eager, the C allocator as the system sets it. Ours is `cae.train.phase1_step` as a run
-resolves it (`cae.runtime.Runtime`: precision auto, freed buffers kept by the allocator,
+eager, the C allocator as the system sets it. Ours is `cae.method.train.phase1_step` as a run
+resolves it (`cae.infra.runtime.Runtime`: precision auto, freed buffers kept by the allocator,
 batched augmentation on the device, channels_last, no DataLoader).
 
 Each measurement runs in a fresh process (so one configuration's allocator setting or
@@ -35,12 +35,26 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.transforms import v2
 
 from cae.config import make_config
-from cae.data import load_dataset
-from cae.losses import warmup_loss
-from cae.optim import make_lars
-from cae.runtime import (Runtime, cpu_flags, cpu_name, cpu_supports_bf16, peak_rss_mb,
-                         resolve_device, to_float)
-from cae.train import Networks, build_networks, fit_prototypes, phase1_step, phase2_step, place
+from cae.data.datasets import load_dataset
+from cae.infra.runtime import (
+    Runtime,
+    cpu_flags,
+    cpu_name,
+    cpu_supports_bf16,
+    peak_rss_mb,
+    resolve_device,
+    to_float,
+)
+from cae.method.losses import warmup_loss
+from cae.method.optim import make_lars
+from cae.method.train import (
+    Networks,
+    build_networks,
+    fit_prototypes,
+    phase1_step,
+    phase2_step,
+    place,
+)
 
 MATMUL_SIZE = 2048
 

@@ -15,7 +15,8 @@ import torch
 
 from cae import pipeline
 from cae.config import make_config
-from cae.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
+from cae.data.datasets import load
+from cae.infra.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
                       device=args.device, progress=False)
     device = resolve_device(cfg.device)
     started = time.perf_counter()
-    data = pipeline.load(cfg)
+    data = load(cfg)
     loaded = time.perf_counter()
     pipeline.train_run(cfg, data, args.run_dir)
     done = time.perf_counter()

@@ -13,9 +13,10 @@ import tempfile
 import time
 
 from cae.config import make_config
-from cae.pipeline import load, protocol_rows
-from cae.runtime import encode, resolve_device
-from cae.train import train
+from cae.data.datasets import load
+from cae.evaluation.scoring import protocol_rows
+from cae.infra.runtime import encode, resolve_device
+from cae.method.train import train
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Every command builds one `RunConfig` (profile + options + `--set name=value`) and
 writes into a run directory. Bad input gets one line on stderr and exit status 2.
-`reproduce` and `evaluate` end by exporting the run's decoder to ONNX (`cae.export`).
+`reproduce` and `evaluate` end by exporting the run's decoder to ONNX (`cae.evaluation.export`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from cae.config import (PROFILES, RunConfig, coerce_field, load_config, make_config,
-                        with_scaled_schedule)
+from cae.config import (
+    PROFILES,
+    RunConfig,
+    coerce_field,
+    load_config,
+    make_config,
+    with_scaled_schedule,
+)
 from cae.errors import CaeError
-from cae.evaluate import metrics_table
+from cae.evaluation.protocols import metrics_table
 
 SUMMARY_COLUMNS = ["model", "split", "protocol", "accuracy", "precision_macro", "recall_macro", "auc"]
 
@@ -139,15 +145,19 @@ def _summary(table: pd.DataFrame) -> str:
 
 
 def _export(run_dir: Path, data_dir: str | None = None) -> None:
-    from cae.export import export_decoder
+    from cae.evaluation.export import export_decoder
 
     print(f"decoder for the prototype explorer in {export_decoder(run_dir, data_dir)}")
 
 
 def _run(args: argparse.Namespace) -> None:
-    from cae import distributed, pipeline, runs
-    from cae.runtime import resolve_device
-    from cae.train import CHECKPOINT
+    from cae import pipeline
+    from cae.data.datasets import load
+    from cae.evaluation.baselines import baseline_rows
+    from cae.evaluation.scoring import merge_metrics
+    from cae.infra import distributed, runs
+    from cae.infra.runtime import resolve_device
+    from cae.method.checkpoints import CHECKPOINT
 
     if distributed.launched() and args.command not in ("train", "reproduce"):
         raise CaeError(f"`cae {args.command}` runs in one process; run it without torchrun "
@@ -163,9 +173,9 @@ def _run(args: argparse.Namespace) -> None:
         cfg = load_config(args.run_dir / "config.json")
         volatile = {k: getattr(args, k) for k in ("data_dir", "device") if getattr(args, k)}
         cfg = dataclasses.replace(cfg, **volatile).validate()
-        table = pipeline.evaluate_run(cfg, pipeline.load(cfg), args.run_dir,
+        table = pipeline.evaluate_run(cfg, load(cfg), args.run_dir,
                                       floors=not args.no_floors)
-        runs.merge_metrics(table, args.run_dir)
+        merge_metrics(table, args.run_dir)
         print(_summary(table))
         print(f"metrics and figures in {args.run_dir}")
         _export(args.run_dir, args.data_dir)
@@ -176,13 +186,13 @@ def _run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.command == "train":
         with distributed.process_group(resolve_device(cfg.device)):
-            pipeline.train_run(cfg, pipeline.load(cfg), run_dir, args.resume)
+            pipeline.train_run(cfg, load(cfg), run_dir, args.resume)
             if distributed.is_main():
                 print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint in {run_dir}")
     elif args.command == "baselines":
-        pipeline.prepare_run_dir(cfg, run_dir, resume=True)
-        table = metrics_table(pipeline.baseline_rows(cfg, pipeline.load(cfg)))
-        runs.merge_metrics(table, run_dir)
+        runs.prepare_run_dir(cfg, run_dir, resume=True)
+        table = metrics_table(baseline_rows(cfg, load(cfg)))
+        merge_metrics(table, run_dir)
         print(_summary(table))
         print(f"baseline rows merged into {run_dir / 'metrics.json'}")
     else:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from cae.dataset_info import describe
+from cae.data.dataset_info import describe
 from cae.errors import CaeError
-from cae.files import atomic_write_text
+from cae.infra.files import atomic_write_text
 
 PRECISIONS = ("auto", "fp32", "bf16")
 ELBOW_METRICS = ("distortion", "calinski_harabasz", "silhouette")
@@ -118,7 +118,7 @@ class RunConfig:
     assign_temperature: float = 0.1
     cluster_on: str = "h"  # what KMeans, the prototypes and s see: latent h or projection z
 
-    # clustering head on the frozen encoder (the paper's future work; see cae.cluster_head)
+    # clustering head on the frozen encoder (the paper's future work; see cae.method.cluster_head)
     head_method: str = "scan"  # scan (neighbour consistency + entropy) or n2d (UMAP + GMM)
     head_neighbours: int = 20
     head_epochs: int = 40

@@ -18,10 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cae.config import (RunConfig, changed_from_profile, load_config, make_config,
-                        with_scaled_schedule)
+from cae.config import (
+    RunConfig,
+    changed_from_profile,
+    load_config,
+    make_config,
+    with_scaled_schedule,
+)
 from cae.errors import CaeError
-from cae.runs import RunArtifacts, run_dir_for
+from cae.infra.runs import RunArtifacts, run_dir_for
 
 PAPERMILL_HEADER = "# Parameters"  # the first line of the cell papermill injects
 
@@ -93,7 +98,9 @@ def notebook_run(profile: str, overrides: Any, runs_root: str | Path, run_name: 
                  retrain: bool = False, **parameters: Any) -> tuple[RunConfig, RunArtifacts]:
     """What a notebook that trains runs: its config (`notebook_config`), trained into or read
     back from its own folder (`notebook_run_dir`) by `cae.pipeline.reproduce`."""
-    from cae.pipeline import reproduce  # the training code, only when a notebook runs one
+    from cae.pipeline import (
+        reproduce,  # the training code, only when a notebook runs one
+    )
 
     cfg = notebook_config(profile, overrides, **parameters)
     return cfg, reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)

@@ -48,8 +48,8 @@ from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
-from cae import ablation, report
-from cae.runs import RunArtifacts, composition_ks
+from cae.infra.runs import RunArtifacts, composition_ks
+from cae.report import ablation, readouts
 
 # %% [markdown]
 # One call trains (or reads back) the run: both training phases, the elbow search, the
@@ -64,7 +64,7 @@ cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, 
 figures_dir = artifacts.run_dir / "figures"
 
 # %%
-Markdown(report.provenance_note(artifacts))
+Markdown(readouts.provenance_note(artifacts))
 
 # %% [markdown]
 # ## The data
@@ -151,10 +151,10 @@ Image(filename=figures_dir / "prototypes.png")
 # so every image has a Gaussian around its latent vector, and phase 1 adds a KL term
 # (`kl_weight`, see [Method](../book/method.md)). A cluster's region is then the mixture
 # of its training images' Gaussians: each new image below draws a latent vector from one
-# member's Gaussian and decodes it with its soft assignment (`cae.sampling`).
+# member's Gaussian and decodes it with its soft assignment (`cae.method.sampling`).
 
 # %%
-note, samples = report.variational_samples(runs_root, "mnist")
+note, samples = readouts.variational_samples(runs_root, "mnist")
 display(Markdown(note))
 if samples is not None:
     display(Image(filename=samples))
@@ -172,7 +172,7 @@ if samples is not None:
 # each protocol's class scores, one-vs-rest over the ten digits.
 
 # %%
-report.metrics_view(artifacts.metrics, ["CAE (ours)"])
+readouts.metrics_view(artifacts.metrics, ["CAE (ours)"])
 
 # %% [markdown]
 # The same table for the floors every result should beat (majority class, raw pixels,

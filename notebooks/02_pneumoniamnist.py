@@ -48,10 +48,11 @@ check_parameters(In)  # a parameter this notebook does not declare stops here, n
 # %%
 from IPython.display import Image, Markdown, display
 
-from cae import dataset_notes, report
-from cae.dataset_info import supported
-from cae.pipeline import load
-from cae.runs import composition_ks
+from cae.data import dataset_notes
+from cae.data.dataset_info import supported
+from cae.data.datasets import load
+from cae.infra.runs import composition_ks
+from cae.report import readouts
 
 # %% [markdown]
 # ## The dataset
@@ -73,7 +74,7 @@ cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, 
 figures_dir = artifacts.run_dir / "figures"
 
 # %%
-Markdown(report.provenance_note(artifacts))
+Markdown(readouts.provenance_note(artifacts))
 
 # %% [markdown]
 # ## The data
@@ -83,7 +84,7 @@ Markdown(report.provenance_note(artifacts))
 
 # %%
 data = load(cfg)
-report.class_proportions(data)
+readouts.class_proportions(data)
 
 # %%
 Markdown(dataset_notes.class_balance(data))
@@ -181,10 +182,10 @@ for note in dataset_notes.asides(dataset, "prototypes"):
 # so every image has a Gaussian around its latent vector, and phase 1 adds a KL term
 # (`kl_weight`, see [Method](../book/method.md)). A cluster's region is then the mixture
 # of its training images' Gaussians: each new image below draws a latent vector from one
-# member's Gaussian and decodes it with its soft assignment (`cae.sampling`).
+# member's Gaussian and decodes it with its soft assignment (`cae.method.sampling`).
 
 # %%
-note, samples = report.variational_samples(runs_root, dataset)
+note, samples = readouts.variational_samples(runs_root, dataset)
 display(Markdown(note))
 if samples is not None:
     display(Image(filename=samples))
@@ -201,7 +202,7 @@ if samples is not None:
 Markdown(dataset_notes.averaging(info))
 
 # %%
-report.metrics_view(artifacts.metrics, ["CAE (ours)"], info.positive_class)
+readouts.metrics_view(artifacts.metrics, ["CAE (ours)"], info.positive_class)
 
 # %% [markdown]
 # Read each number against the floors of its split and protocol: the majority class
@@ -210,7 +211,7 @@ report.metrics_view(artifacts.metrics, ["CAE (ours)"], info.positive_class)
 # [Baselines and floors](03_baselines.ipynb)).
 
 # %%
-report.metrics_view(artifacts.metrics, ["majority class", "raw pixels"], info.positive_class)
+readouts.metrics_view(artifacts.metrics, ["majority class", "raw pixels"], info.positive_class)
 
 # %% [markdown]
 # ## Summary

@@ -55,7 +55,7 @@ check_parameters(In)  # a parameter this notebook does not declare stops here, n
 # %%
 from IPython.display import Markdown
 
-from cae import report
+from cae.report import readouts
 
 # %% tags=["nbval-ignore-output"]
 cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, dataset=dataset,
@@ -64,7 +64,7 @@ cfg, artifacts = notebook_run(profile, overrides, runs_root, run_name, retrain, 
                               allow_untrained_weights=allow_untrained_weights)
 
 # %%
-Markdown(report.provenance_note(artifacts))
+Markdown(readouts.provenance_note(artifacts))
 
 # %% [markdown]
 # ## Which weights?
@@ -72,7 +72,7 @@ Markdown(report.provenance_note(artifacts))
 # Read from the run's metrics (the `weights` column every baseline row carries):
 
 # %%
-Markdown(report.weights_warning(artifacts.metrics))
+Markdown(readouts.weights_warning(artifacts.metrics))
 
 # %% [markdown]
 # ## The two ResNet-18 baselines
@@ -80,7 +80,7 @@ Markdown(report.weights_warning(artifacts.metrics))
 # `k` is the number of KMeans clusters the elbow chose on the ResNet-18 features.
 
 # %%
-report.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
+readouts.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
 
 # %% [markdown]
 # ## The floors
@@ -91,7 +91,7 @@ report.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
 # not beat the untrained encoder owes its score to the architecture, not to training.
 
 # %%
-report.metrics_view(artifacts.metrics, ["majority class", "raw pixels", "untrained encoder"])
+readouts.metrics_view(artifacts.metrics, ["majority class", "raw pixels", "untrained encoder"])
 
 # %% [markdown]
 # ## Our model, for reference
@@ -100,7 +100,7 @@ report.metrics_view(artifacts.metrics, ["majority class", "raw pixels", "untrain
 # [PneumoniaMNIST](02_pneumoniamnist.ipynb)):
 
 # %%
-report.metrics_view(artifacts.metrics, ["CAE (ours)"])
+readouts.metrics_view(artifacts.metrics, ["CAE (ours)"])
 
 # %% [markdown]
 # ## Summary

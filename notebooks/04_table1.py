@@ -7,7 +7,7 @@
 # the PneumoniaMNIST validation and test splits) beside ours: the mean over all
 # finished runs (seeds) of one profile, its 95% interval, the number of seeds, and the
 # difference from the paper. Nothing is retyped: the paper's values live in one
-# constant, `cae.table1.PAPER_TABLE1`, and ours are read from the runs' `metrics.json`.
+# constant, `cae.report.paper.PAPER_TABLE1`, and ours are read from the runs' `metrics.json`.
 #
 # **Prerequisites.** [MNIST](01_mnist.ipynb), [PneumoniaMNIST](02_pneumoniamnist.ipynb)
 # and [Baselines and floors](03_baselines.ipynb) explain the rows; this page needs only
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from cae import ablation, glance, table1
+from cae.report import ablation, glance, paper, stats, table1
 
 # %% [markdown]
 # ## Table 1 at a glance
@@ -44,7 +44,7 @@ from cae import ablation, glance, table1
 
 # %%
 rows = table1.collect_runs(runs_root, profile)
-summary = table1.summarise(rows)
+summary = stats.summarise(rows)
 comparison = table1.compare_with_paper(summary)
 glance.styled_grid(comparison)
 
@@ -155,7 +155,7 @@ table1.floors_table(summary)
 
 # %%
 if table1.has_runs(runs_root, validated_profile):
-    validated = table1.summarise(table1.collect_runs(runs_root, validated_profile))
+    validated = stats.summarise(table1.collect_runs(runs_root, validated_profile))
     validated_comparison = table1.compare_with_paper(validated)
     display(Markdown(table1.runs_note(runs_root, validated_profile)))
     display(glance.styled_grid(validated_comparison, uuid="validated-grid"))
@@ -222,7 +222,7 @@ if table1.has_runs(runs_root, validated_profile):
 #
 # Does training the encoder help? For every profile, dataset, split and protocol: our
 # accuracy minus each floor's, seed by seed, the mean of those differences and its 95%
-# t-interval over the seeds (`cae.paired`), against raw pixels and the untrained encoder
+# t-interval over the seeds (`cae.report.paired`), against raw pixels and the untrained encoder
 # (the majority class is in the floors table above). The untrained encoder is the same network
 # with the same seed, never trained; raw pixels and the majority class depend on the
 # data alone and were computed once, so their one value is paired with every seed.
@@ -230,10 +230,10 @@ if table1.has_runs(runs_root, validated_profile):
 # interval holds zero, so these seeds cannot tell the two apart (not a proof that they
 # are equal). The val rows of PneumoniaMNIST are the official val split, which the
 # validated profile's choices were read from, so they are not an unbiased estimate; the
-# selection screen now makes choices on a split held out of train instead (`scripts/run_selection_screen.sh`, `python -m cae.selection_screen`).
+# selection screen now makes choices on a split held out of train instead (`scripts/run_selection_screen.sh`, `python -m cae.report.selection_screen`).
 
 # %%
-from cae import paired
+from cae.report import paired
 
 for name in (profile, validated_profile):
     if table1.has_runs(runs_root, name):

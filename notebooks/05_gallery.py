@@ -31,7 +31,7 @@ check_parameters(In)  # a parameter this notebook does not declare stops here, n
 # %%
 from IPython.display import HTML
 
-from cae import gallery
+from cae.report import gallery
 
 # %% [markdown]
 # ## The gallery

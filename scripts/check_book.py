@@ -375,7 +375,7 @@ def check_binder(binder_url: str) -> Check:
     return check
 
 
-GRID_ID = "T_table1-grid"  # cae.glance.styled_grid's default uuid, as pandas writes it
+GRID_ID = "T_table1-grid"  # cae.report.glance.styled_grid's default uuid, as pandas writes it
 GRID_CELL = re.compile(rf'<td id="{GRID_ID}_row\d+_col\d+" class="data row\d+ col\d+ '
                        r'(met|missed|not-run)"')
 

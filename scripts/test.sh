@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every check of the project, as CI runs it: unit and end-to-end tests (with the quality
+# Every check of the project, as CI runs it: ruff on cae/, unit and end-to-end tests (with the quality
 # test on real data when $CAE_DATA_DIR has it), the notebooks under papermill + nbval,
 # the offline book build with -W, and the headless-Chromium check of the built pages.
 set -euo pipefail
@@ -7,6 +7,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 bash scripts/setup.sh
+
+echo "== ruff (rules in pyproject.toml)"
+.venv/bin/ruff check cae
 
 echo "== pytest"
 .venv/bin/python -m pytest -q tests

@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny, easy MNIST written in torchvision's idx layout."""
 
 from pathlib import Path
-
 from urllib.error import URLError
 
 import numpy as np

@@ -7,10 +7,10 @@ import json
 import pytest
 from test_table1 import T_975_DF1, _row, write_run
 
-from cae import ablation
 from cae.config import make_config
 from cae.errors import CaeError
-from cae.runs import RunArtifacts, class_count_k, composition_ks, read_against_k
+from cae.infra.runs import RunArtifacts, class_count_k, composition_ks, read_against_k
+from cae.report import ablation
 
 
 def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = True):

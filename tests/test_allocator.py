@@ -4,8 +4,13 @@ import platform
 
 import pytest
 
-from cae.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD, keep_freed_memory, release_freed_memory
-from cae.runtime import Runtime
+from cae.infra.allocator import (
+    MMAP_THRESHOLD,
+    TRIM_THRESHOLD,
+    keep_freed_memory,
+    release_freed_memory,
+)
+from cae.infra.runtime import Runtime
 
 
 def test_thresholds_start_where_glibcs_adaptation_ends():

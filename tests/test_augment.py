@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from cae.augment import AugmentParams, affine_matrices, augment, blur, gaussian_kernels, two_views
+from cae.method.augment import (
+    AugmentParams,
+    affine_matrices,
+    augment,
+    blur,
+    gaussian_kernels,
+    two_views,
+)
 
 # bilinear resampling at pixel centres in float32 is exact only to a few 1e-6 on 28 px
 RESAMPLE_ATOL = 1e-5

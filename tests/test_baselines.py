@@ -5,9 +5,15 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from cae.baselines import (IMAGENET_WEIGHTS, imagenet_cache_path, kmeans_baseline, load_resnet18,
-                           resnet_features, transfer_baseline)
 from cae.errors import CaeError
+from cae.evaluation.baselines import (
+    IMAGENET_WEIGHTS,
+    imagenet_cache_path,
+    kmeans_baseline,
+    load_resnet18,
+    resnet_features,
+    transfer_baseline,
+)
 
 
 def _same_weights(model, state):

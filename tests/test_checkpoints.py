@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import cae.train
+import cae.method.train
 from cae.config import make_config
-from cae.data import load_dataset
+from cae.data.datasets import load_dataset
 from cae.errors import CaeError
-from cae.train import CHECKPOINT, read_checkpoint, train
+from cae.method.train import CHECKPOINT, read_checkpoint, train
 
 
 class _WritesAFile:
@@ -52,7 +52,7 @@ def test_truncated_checkpoint_names_the_file(tmp_path, fake_mnist_dir):
 def test_nan_loss_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path, fake_mnist_dir,
                                                                    monkeypatch):
     cfg, data = _smoke(fake_mnist_dir)
-    real_step = cae.train.phase1_step
+    real_step = cae.method.train.phase1_step
     calls = []
 
     def step_going_nan(nets, x, *args):
@@ -60,7 +60,7 @@ def test_nan_loss_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path, fak
         losses = real_step(nets, x, *args)
         return losses * float("nan") if len(calls) == 5 else losses  # epoch 2, step 1
 
-    monkeypatch.setattr(cae.train, "phase1_step", step_going_nan)
+    monkeypatch.setattr(cae.method.train, "phase1_step", step_going_nan)
     with pytest.raises(CaeError) as error:
         train(cfg, data, tmp_path)
     message = str(error.value)
@@ -69,3 +69,25 @@ def test_nan_loss_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path, fak
     payload = read_checkpoint(tmp_path, cfg)
     assert payload["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in payload["encoder"].values())
+
+
+def test_a_failing_rename_keeps_the_previous_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    from cae.infra import files
+    from cae.method.checkpoints import CHECKPOINT, save_checkpoint
+    from cae.method.networks import TrainState, build_networks
+
+    cfg = make_config("smoke", dataset="mnist")
+    nets = build_networks(cfg, 1)
+    state = TrainState(nets, torch.optim.SGD(nets.encoder.parameters(), lr=0.1), torch.Generator())
+    save_checkpoint(state, cfg, tmp_path)
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    state.epoch = 1
+
+    def failing_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", failing_replace)
+    with pytest.raises(CaeError, match="No space left on device.*previous file is kept"):
+        save_checkpoint(state, cfg, tmp_path)
+    assert (tmp_path / CHECKPOINT).read_bytes() == before
+    assert not (tmp_path / (CHECKPOINT + ".tmp")).exists()

@@ -16,7 +16,7 @@ import pytest
 import torch
 from sklearn.metrics import normalized_mutual_info_score
 
-import cae.train
+import cae.method.train
 from cae.cli import main
 from cae.config import make_config
 
@@ -120,7 +120,7 @@ def test_resume_gives_identical_results(tmp_path, fake_mnist_dir, monkeypatch):
     assert main([*args, "--run-dir", str(tmp_path / "straight")]) == 0
 
     calls = {"n": 0}
-    real_save = cae.train.save_checkpoint
+    real_save = cae.method.train.save_checkpoint
 
     def interrupted_save(*a, **k):
         real_save(*a, **k)
@@ -128,9 +128,9 @@ def test_resume_gives_identical_results(tmp_path, fake_mnist_dir, monkeypatch):
         if calls["n"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cae.train, "save_checkpoint", interrupted_save)
+    monkeypatch.setattr(cae.method.train, "save_checkpoint", interrupted_save)
     assert main([*args, "--run-dir", str(tmp_path / "resumed")]) == 130
-    monkeypatch.setattr(cae.train, "save_checkpoint", real_save)
+    monkeypatch.setattr(cae.method.train, "save_checkpoint", real_save)
     assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["epoch"] == 2
     assert main([*args, "--run-dir", str(tmp_path / "resumed"), "--resume"]) == 0
 
@@ -196,7 +196,7 @@ def test_missing_data_names_file_md5_and_place(tmp_path, capsys, monkeypatch):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(medmnist.dataset.MedMNIST, "download", offline)
-    monkeypatch.setattr("cae.data.MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
+    monkeypatch.setattr("cae.data.datasets.MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
     assert main(["train", "--profile", "smoke", "--data-dir", str(tmp_path / "empty"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "pneumoniamnist.npz not found" in err and "28209eda62fecd6e6a2d98b1501bb15f" in err

@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from cae.cluster_head import (HeadSettings, fit_mixture, head_clusters, nearest_neighbours,
-                              scan_loss)
 from cae.config import make_config
-from cae.evaluate import hungarian_protocol
+from cae.evaluation.protocols import hungarian_protocol
+from cae.method.cluster_head import (
+    HeadSettings,
+    fit_mixture,
+    head_clusters,
+    nearest_neighbours,
+    scan_loss,
+)
 
 
 def test_scan_loss_by_hand():

@@ -9,8 +9,8 @@ import torch
 
 from cae.cli import main
 from cae.config import make_config
-from cae.pipeline import prototype_latents
-from cae.train import Networks, build_networks, clustered
+from cae.method.sampling import prototype_latents
+from cae.method.train import Networks, build_networks, clustered
 
 
 def _nets() -> Networks:

@@ -9,10 +9,18 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from sklearn.cluster import KMeans
 
-from cae.clustering import (elbow_k, elbow_visualizer, kmeans_clusters, kmeans_elbow,
-                            nearest_prototype, normalised_elbow, soft_assign, unit_rows)
 from cae.errors import CaeError
-from cae.runtime import to_float
+from cae.infra.runtime import to_float
+from cae.method.clustering import (
+    elbow_k,
+    elbow_visualizer,
+    kmeans_clusters,
+    kmeans_elbow,
+    nearest_prototype,
+    normalised_elbow,
+    soft_assign,
+    unit_rows,
+)
 
 PROTOTYPES = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 

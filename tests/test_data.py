@@ -9,9 +9,9 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-import cae.data
-from cae.data import load_dataset, md5sum, resolve_data_dir, verify_md5
-from cae.dataset_info import available_datasets
+import cae.data.datasets
+from cae.data.dataset_info import available_datasets
+from cae.data.datasets import load_dataset, md5sum, resolve_data_dir, verify_md5
 from cae.errors import CaeError
 
 PNEUMONIA_MD5 = "28209eda62fecd6e6a2d98b1501bb15f"
@@ -49,7 +49,7 @@ def test_unknown_dataset_lists_the_choices():
 def offline_medmnist(monkeypatch, tmp_path):
     """No env data dir, an empty default cache, and a medmnist download that fails at once."""
     monkeypatch.delenv("CAE_DATA_DIR", raising=False)
-    monkeypatch.setattr(cae.data, "MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(cae.data.datasets, "MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
 
     def no_network(*args, **kwargs):
         raise ConnectionError("offline")

@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
-from cae import dataset_notes, report
-from cae.data import Dataset, Split
-from cae.dataset_info import available_datasets, describe, supported
+from cae.data import dataset_notes
+from cae.data.dataset_info import available_datasets, describe, supported
+from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
+from cae.report import readouts
 
 
 def test_metadata_of_each_kind_of_dataset():
@@ -87,7 +88,7 @@ def test_asides_only_for_the_dataset_they_are_about():
 def test_metrics_view_names_the_positive_class_in_its_headers():
     metrics = pd.DataFrame([dict(model="CAE (ours)", split="test", protocol="knn", accuracy=0.8,
                                  precision_pos=0.75, recall_pos=0.9)])
-    view = report.metrics_view(metrics, ["CAE (ours)"], supported("pneumoniamnist").positive_class)
+    view = readouts.metrics_view(metrics, ["CAE (ours)"], supported("pneumoniamnist").positive_class)
     assert ("precision", "positive: pneumonia") in view.columns
     assert view.loc[("CAE (ours)", "test", "knn"), ("recall", "positive: pneumonia")] == "0.900"
-    assert ("precision", "positive") in report.metrics_view(metrics).columns
+    assert ("precision", "positive") in readouts.metrics_view(metrics).columns

@@ -1,11 +1,11 @@
 """Two processes equal one: the global-batch NT-Xent, BatchNorm and LARS under DDP on gloo.
 
 Two CPU processes join a gloo group through the code torchrun runs
-(`cae.distributed.process_group`, reading RANK, WORLD_SIZE, MASTER_ADDR, ...). With the
+(`cae.infra.distributed.process_group`, reading RANK, WORLD_SIZE, MASTER_ADDR, ...). With the
 augmentations off (aug_prob = 0: every view is the image itself), one step on a global
 batch split over the two (in float64: in float32 the gradients of the biases that feed a
 BatchNorm, exactly 0 in exact arithmetic, are rounding noise of a few 1e-6), and 5 LARS
-steps of `cae.train.train` (float32), are compared with one process on the whole batch.
+steps of `cae.method.train.train` (float32), are compared with one process on the whole batch.
 A gather whose backward does not sum the processes' gradients fails the comparison, so
 the comparison can fail.
 """
@@ -23,15 +23,22 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-import cae.distributed
-import cae.train
+import cae.infra.distributed
+import cae.method.train
 from cae.cli import main
 from cae.config import make_config
-from cae.data import Dataset, Split
+from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
-from cae.runs import provenance
-from cae.runtime import to_float
-from cae.train import build_networks, phase1_step, phase2_step, place, train, trainable
+from cae.infra.provenance import provenance
+from cae.infra.runtime import to_float
+from cae.method.train import (
+    build_networks,
+    phase1_step,
+    phase2_step,
+    place,
+    train,
+    trainable,
+)
 
 WORLD, BATCH, STEPS = 2, 16, 5
 REAL_DATA = Path(os.environ.get("CAE_DATA_DIR", "/nonexistent"))
@@ -71,18 +78,18 @@ def _one_step(cfg, data: Dataset) -> tuple[torch.Tensor, dict[str, torch.Tensor]
     averaged over processes, and every parameter's gradient after it."""
     with _float64():
         nets = place(build_networks(cfg, 1), cfg, CPU)
-        images = cae.distributed.shard(data.splits["train"].images[:BATCH])
+        images = cae.infra.distributed.shard(data.splits["train"].images[:BATCH])
         x = to_float(images, False).to(torch.float64)
         losses = phase1_step(trainable(nets, False), x, cfg, torch.Generator(), CPU, "fp32")
     grads = {}
     for part in ("encoder", "projector", "decoder"):
         grads |= _grads(getattr(nets, part), part)
-    return cae.distributed.average(losses), grads
+    return cae.infra.distributed.average(losses), grads
 
 
 def _phase2_grads(state, cfg, data: Dataset) -> dict[str, torch.Tensor]:
     """The conditional decoder's gradients of one phase-2 step on the first global batch."""
-    x = to_float(cae.distributed.shard(data.splits["train"].images[:BATCH]), False)
+    x = to_float(cae.infra.distributed.shard(data.splits["train"].images[:BATCH]), False)
     phase2_step(trainable(state.nets, True), x, cfg, torch.Generator(), CPU, "fp32")
     return _grads(state.nets.cond_decoder, "cond_decoder")
 
@@ -119,31 +126,31 @@ def _worker(rank: int, port: int, out: Path) -> None:
     torch.set_num_threads(1)
     cfg, data = _config(), _data()
     result = {}
-    with cae.distributed.process_group(CPU):
+    with cae.infra.distributed.process_group(CPU):
         result["step"] = _one_step(cfg, data)
         state = train(cfg, data, out / "two")
         result["weights"], result["history"] = _weights(state), state.history
         result["prototypes"] = state.nets.prototypes.clone()
         result["phase2"] = _phase2_grads(state, cfg, data)
         result["provenance"] = provenance(cfg, data, {})
-        ours, cae.distributed.gather = cae.distributed.gather, _GatherWithoutSum.apply
+        ours, cae.infra.distributed.gather = cae.infra.distributed.gather, _GatherWithoutSum.apply
         result["without_sum"] = _one_step(cfg, data)
-        cae.distributed.gather = ours
+        cae.infra.distributed.gather = ours
 
         resumable = _config(aug_prob=0.5, epochs=2)  # KMeans and phase 2 after the resume
         result["straight"] = _weights(train(resumable, data, out / "straight"))
-        save = cae.train.save_checkpoint
+        save = cae.method.train.save_checkpoint
 
         def save_then_stop(*args):
             save(*args)
             raise _Stop
 
-        cae.train.save_checkpoint = save_then_stop
+        cae.method.train.save_checkpoint = save_then_stop
         try:
             train(resumable, data, out / "resumed")
         except _Stop:
             pass
-        cae.train.save_checkpoint = save
+        cae.method.train.save_checkpoint = save
         result["resumed"] = _weights(train(resumable, data, out / "resumed", resume=True))
         try:
             train(_config(batch_size=BATCH + 1), data, out / "odd")

@@ -7,9 +7,20 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, precision_score
 
-from cae.evaluate import (Prediction, bootstrap_bounds, classification_metrics, cluster_composition,
-                          cluster_metrics, hungarian_protocol, knn_protocol, linear_probe,
-                          majority_mapping, mapping_protocol, metrics_table, train_linear_head)
+from cae.evaluation.protocols import (
+    Prediction,
+    bootstrap_bounds,
+    classification_metrics,
+    cluster_composition,
+    cluster_metrics,
+    hungarian_protocol,
+    knn_protocol,
+    linear_probe,
+    majority_mapping,
+    mapping_protocol,
+    metrics_table,
+    train_linear_head,
+)
 
 
 def test_mapping_majority_label_empty_cluster_and_cosine():

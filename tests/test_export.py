@@ -14,10 +14,10 @@ import torch
 
 from cae.cli import main
 from cae.config import make_config
-from cae.export import DECODER_JSON, DECODER_ONNX, PrototypeMixer, write_onnx
-from cae.models import ConditionalDecoder
-from cae.pipeline import decode_prototypes
-from cae.train import Networks, build_networks
+from cae.evaluation.export import DECODER_JSON, DECODER_ONNX, PrototypeMixer, write_onnx
+from cae.method.models import ConditionalDecoder
+from cae.method.sampling import decode_prototypes
+from cae.method.train import Networks, build_networks
 
 K = 5
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from matplotlib.colors import to_hex
 
-from cae import figures
+from cae.report import figures
 
 RNG = np.random.default_rng(0)
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from cae.errors import CaeError
-from cae.files import atomic_write_text, write_json
+from cae.infra.files import atomic_write_text, write_json
 
 
 def test_atomic_write_replaces_the_file(tmp_path):

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from cae import floor_cache
 from cae.config import make_config
-from cae.data import Dataset, Split
+from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
-from cae.pipeline import floor_rows
+from cae.evaluation import floor_cache
+from cae.evaluation.floors import floor_rows
 
 
 def _blobs(seed: int = 0) -> Dataset:

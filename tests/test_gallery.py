@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cae import figures
 from cae.config import make_config
 from cae.errors import CaeError
-from cae.files import write_json
-from cae.gallery import gallery_html, gallery_rows
+from cae.infra.files import write_json
+from cae.report import figures
+from cae.report.gallery import gallery_html, gallery_rows
 
 
 def write_run(root, dataset, profile, seed, scores, channels=None):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from cae import glance, table1
+from cae.report import glance, table1
 
 
 def _line(dataset, model, split, protocol, mean, n=3, lo=math.nan, hi=math.nan, weights=""):

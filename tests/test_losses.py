@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from cae.losses import nt_xent, reconstruction, warmup_loss
+from cae.method.losses import nt_xent, reconstruction, warmup_loss
 
 
 def nt_xent_reference(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> float:

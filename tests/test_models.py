@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cae.data import _to_split
-from cae.models import ConditionalDecoder, Decoder, Encoder, Projector
-from cae.runtime import cpu_name, cpu_supports_bf16, resolve_precision
+from cae.data.datasets import _to_split
+from cae.infra.runtime import cpu_name, cpu_supports_bf16, resolve_precision
+from cae.method.models import ConditionalDecoder, Decoder, Encoder, Projector
 
 
 def test_encoder_halves_three_times_then_pools_to_the_latent():

@@ -9,9 +9,14 @@ import pytest
 
 from cae.config import changed_from_profile, load_config, make_config
 from cae.errors import CaeError
-from cae.notebook_params import (assigned_names, check_parameters, notebook_config,
-                                 notebook_run_dir, parse_overrides)
-from cae.report import config_note
+from cae.notebook_params import (
+    assigned_names,
+    check_parameters,
+    notebook_config,
+    notebook_run_dir,
+    parse_overrides,
+)
+from cae.report.readouts import config_note
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PARAMETERS = 'dataset = "mnist"\nprofile = "paper"  # a comment\nseed = 0\noverrides = {}\n'

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from cae.config import make_config
-from cae.optim import learning_rate, make_lars, set_learning_rate
+from cae.method.optim import learning_rate, make_lars, set_learning_rate
 
 
 @pytest.mark.parametrize("epoch, lr", [

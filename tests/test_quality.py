@@ -17,6 +17,7 @@ from cae.pipeline import reproduce
 DATA = Path(os.environ.get("CAE_DATA_DIR", "/nonexistent"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "medmnist" / "pneumoniamnist.npz").is_file(),
                     reason="needs the real PneumoniaMNIST under $CAE_DATA_DIR/medmnist")
 def test_quick_profile_beats_untrained_encoder(tmp_path):

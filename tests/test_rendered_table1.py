@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cae import ablation, glance, table1
+from cae.report import ablation, glance, stats, table1
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -78,12 +78,12 @@ def _cells(frame: pd.DataFrame) -> list[list[str]]:
 
 @functools.cache
 def _summary() -> pd.DataFrame:
-    return table1.summarise(table1.collect_runs(ARTIFACTS, "paper"))
+    return stats.summarise(table1.collect_runs(ARTIFACTS, "paper"))
 
 
 @functools.cache
 def _validated() -> pd.DataFrame:
-    return table1.summarise(table1.collect_runs(ARTIFACTS, "validated"))
+    return stats.summarise(table1.collect_runs(ARTIFACTS, "validated"))
 
 
 # every table the chapter computes from the artifacts, recomputed the same way

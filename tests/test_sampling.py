@@ -7,14 +7,15 @@ import json
 import pytest
 import torch
 
-from cae import report
 from cae.cli import main
 from cae.config import make_config
+from cae.data.datasets import load
 from cae.errors import CaeError
-from cae.losses import kl_divergence, reparameterise
-from cae.models import Encoder
-from cae.pipeline import load, load_networks
-from cae.sampling import cluster_samples
+from cae.method.checkpoints import load_networks
+from cae.method.losses import kl_divergence, reparameterise
+from cae.method.models import Encoder
+from cae.method.sampling import cluster_samples
+from cae.report import readouts
 
 
 def test_kl_divergence_by_hand():
@@ -50,8 +51,8 @@ def test_a_variational_run_samples_from_each_cluster(tmp_path, fake_mnist_dir, c
             "--quiet", "--run-dir", str(run_dir)]
     assert main(args) == 0, capsys.readouterr().err
     assert (run_dir / "figures" / "samples.png").stat().st_size > 1000
-    assert report.variational_samples(tmp_path, "mnist")[1] == run_dir / "figures" / "samples.png"
-    assert report.variational_samples(tmp_path, "pneumoniamnist")[1] is None
+    assert readouts.variational_samples(tmp_path, "mnist")[1] == run_dir / "figures" / "samples.png"
+    assert readouts.variational_samples(tmp_path, "pneumoniamnist")[1] is None
     history = json.loads((run_dir / "history.json").read_text())
     assert all(t > n for t, n in zip(history["total"], history["nt_xent"]))  # KL and MSE add
     cfg = make_config("smoke", dataset="mnist", data_dir=str(fake_mnist_dir), variational=True)

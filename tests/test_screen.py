@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 
 from cae.cli import main
-from cae.screen import (RULES, SCREEN_FILE, encoder_screen, pick, read_clustering_screen,
-                        screen_run, write_summary)
+from cae.evaluation.screen import (
+    RULES,
+    SCREEN_FILE,
+    encoder_screen,
+    pick,
+    read_clustering_screen,
+    screen_run,
+    write_summary,
+)
 
 COMMITTED = Path(__file__).resolve().parent.parent / "artifacts" / "screen"
 

@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from cae.augment import AugmentParams, augment
-from cae.config import (load_config, make_config, planned_train_size, selection_size,
-                        step_budget, steps_per_epoch)
-from cae.data import SELECTION, load_dataset
+from cae.config import (
+    load_config,
+    make_config,
+    planned_train_size,
+    selection_size,
+    step_budget,
+    steps_per_epoch,
+)
+from cae.data.datasets import SELECTION, load_dataset
 from cae.errors import CaeError
-from cae.models import Encoder
-from cae.runs import steps_of
+from cae.infra.runs import steps_of
+from cae.method.augment import AugmentParams, augment
+from cae.method.models import Encoder
 
 
 def _rows(images: torch.Tensor) -> set[tuple[int, ...]]:
@@ -123,7 +129,7 @@ def test_no_intensity_jitter_draws_no_random_numbers():
 
 
 def test_intensity_jitter_scales_brightness_and_contrast_within_its_range():
-    from cae.augment import intensity_jitter
+    from cae.method.augment import intensity_jitter
 
     x = torch.full((64, 1, 4, 4), 0.5)
     x[:, :, :2] = 0.25
@@ -146,20 +152,20 @@ def test_batch_norm_encoder_has_the_authors_layers_and_the_plain_one_keeps_its_k
 
 def test_phase_2_leaves_a_batch_norm_encoder_bit_for_bit_as_phase_1_left_it(tmp_path, fake_mnist_dir,
                                                                            monkeypatch):
-    import cae.train
-    from cae.train import train
+    import cae.method.train
+    from cae.method.train import train
 
     cfg = make_config("smoke", dataset="mnist", data_dir=str(fake_mnist_dir), progress=False,
                       encoder_batch_norm=True, train_subset=256, epochs=3, warmup_epochs=1)
     data = load_dataset("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
     after_phase_1 = {}
-    real_fit = cae.train.fit_prototypes
+    real_fit = cae.method.train.fit_prototypes
 
     def remember(nets, *args):
         after_phase_1.update({k: v.clone() for k, v in nets.encoder.state_dict().items()})
         return real_fit(nets, *args)
 
-    monkeypatch.setattr(cae.train, "fit_prototypes", remember)
+    monkeypatch.setattr(cae.method.train, "fit_prototypes", remember)
     state = train(cfg, data, tmp_path)
     final = state.nets.encoder.state_dict()
     assert any("running_mean" in k for k in final) and after_phase_1.keys() == final.keys()

@@ -6,13 +6,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import FAKE_MNIST_CLASSES, fake_mnist_images, write_idx
 
 from cae.config import make_config
 from cae.pipeline import reproduce
-from cae.paired import paired_differences, verdict, verdict_table, verdict_tables
-from cae.selection_screen import main, screen_figure, screen_rows, write_summary
+from cae.report.paired import paired_differences, verdict, verdict_table, verdict_tables
+from cae.report.selection_screen import main, screen_figure, screen_rows, write_summary
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from cae import report, table1
 from cae.config import make_config
-from cae.data import Dataset, Split
+from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
-from cae.runs import RunArtifacts
+from cae.infra.runs import RunArtifacts
+from cae.report import paper, readouts, stats, table1
 
 T_975_DF1 = math.tan(0.475 * math.pi)  # Student t quantile, 1 dof (a Cauchy): 12.7062...
 T_975_DF2 = 4.302652729911275  # Student t quantile, 2 dof, from statistical tables
@@ -44,26 +44,26 @@ def write_run(root: Path, dataset: str, seed: int, rows: list[dict], profile: st
 
 
 def test_paper_table_rows_all_map_to_our_models_and_splits():
-    assert len(table1.PAPER_TABLE1) == 15
-    assert {(m, d) for m, d, *_ in table1.PAPER_TABLE1} == {
-        (m, d) for m in table1.PAPER_MODELS for d in table1.PAPER_DATASETS}
-    assert table1.PAPER_MODELS["Ours (kNN)"] == ("CAE (ours)", "knn")
-    assert table1.PAPER_MODELS["Feature+KM"] == ("Feature+KM", "stat")
-    assert table1.PAPER_DATASETS["Pneumonia val"] == ("pneumoniamnist", "val")
-    assert table1.PAPER_DATASETS["MNIST"] == ("mnist", "test")
-    lin_test = next(r for r in table1.PAPER_TABLE1 if r[:2] == ("Ours (lin)", "Pneumonia test"))
+    assert len(paper.PAPER_TABLE1) == 15
+    assert {(m, d) for m, d, *_ in paper.PAPER_TABLE1} == {
+        (m, d) for m in paper.PAPER_MODELS for d in paper.PAPER_DATASETS}
+    assert paper.PAPER_MODELS["Ours (kNN)"] == ("CAE (ours)", "knn")
+    assert paper.PAPER_MODELS["Feature+KM"] == ("Feature+KM", "stat")
+    assert paper.PAPER_DATASETS["Pneumonia val"] == ("pneumoniamnist", "val")
+    assert paper.PAPER_DATASETS["MNIST"] == ("mnist", "test")
+    lin_test = next(r for r in paper.PAPER_TABLE1 if r[:2] == ("Ours (lin)", "Pneumonia test"))
     assert lin_test[2:] == (0.84, 0.80, 0.88)
 
 
 def test_t_interval_two_and_three_values_and_one_value():
-    lo, hi = table1.t_interval(np.array([0.7, 0.9]))  # mean 0.8, s / sqrt(n) = 0.1
+    lo, hi = stats.t_interval(np.array([0.7, 0.9]))  # mean 0.8, s / sqrt(n) = 0.1
     assert lo == pytest.approx(0.8 - 0.1 * T_975_DF1, abs=1e-12)
     assert hi == pytest.approx(0.8 + 0.1 * T_975_DF1, abs=1e-12)
-    lo, hi = table1.t_interval(np.array([0.8, 0.9, 1.0]))  # mean 0.9, s = 0.1
+    lo, hi = stats.t_interval(np.array([0.8, 0.9, 1.0]))  # mean 0.9, s = 0.1
     assert (lo, hi) == pytest.approx((0.9 - T_975_DF2 * 0.1 / math.sqrt(3),
                                       0.9 + T_975_DF2 * 0.1 / math.sqrt(3)), abs=1e-9)
-    assert all(math.isnan(v) for v in table1.t_interval(np.array([0.5])))
-    assert table1.t_interval(np.array([0.6, 0.6, 0.6])) == pytest.approx((0.6, 0.6))
+    assert all(math.isnan(v) for v in stats.t_interval(np.array([0.5])))
+    assert stats.t_interval(np.array([0.6, 0.6, 0.6])) == pytest.approx((0.6, 0.6))
 
 
 def test_summarise_mean_interval_n_and_missing_values():
@@ -73,7 +73,7 @@ def test_summarise_mean_interval_n_and_missing_values():
         dict(dataset="mnist", **_row("CAE (ours)", "test", "stat", 0, 0.5, nmi=0.25)),
         dict(dataset="mnist", **_row("CAE (ours)", "test", "stat", 1, 0.6, nmi=math.nan)),
     ])
-    summary = table1.summarise(rows).set_index(["protocol", "metric"])
+    summary = stats.summarise(rows).set_index(["protocol", "metric"])
     knn = summary.loc[("knn", "accuracy")]
     assert (knn["n"], knn["mean"], knn["seeds"]) == (2, pytest.approx(0.8), "0,1")
     assert knn["lo"] == pytest.approx(0.8 - 0.1 * T_975_DF1)
@@ -92,7 +92,7 @@ def _two_seed_summary() -> pd.DataFrame:
                                                        precision_macro=0.5, precision_pos=0.7)),
                  dict(dataset="pneumoniamnist", **_row("ResNet18", "test", "transfer", seed, 0.6,
                                                        weights="untrained"))]
-    return table1.summarise(pd.DataFrame(rows))
+    return stats.summarise(pd.DataFrame(rows))
 
 
 def test_compare_with_paper_maps_rows_and_takes_the_difference():
@@ -137,7 +137,7 @@ def _bootstrapped_rows(seeds: list[int]) -> pd.DataFrame:
 
 
 def test_few_seeds_use_the_mean_bootstrap_over_images_many_seeds_the_t_interval():
-    two = table1.compare_with_paper(table1.summarise(_bootstrapped_rows([0, 1]))).set_index(
+    two = table1.compare_with_paper(stats.summarise(_bootstrapped_rows([0, 1]))).set_index(
         ["paper_model", "paper_dataset", "metric"])
     acc = two.loc[("Ours (kNN)", "MNIST", "accuracy")]
     assert (acc["lo"], acc["hi"], acc["interval"]) == (pytest.approx(0.805), 0.95,
@@ -146,12 +146,12 @@ def test_few_seeds_use_the_mean_bootstrap_over_images_many_seeds_the_t_interval(
     assert (recall["lo"], recall["hi"]) == (pytest.approx(0.805), 0.95)
     precision = two.loc[("Ours (kNN)", "MNIST", "precision")]
     assert (precision["lo"], precision["hi"]) == (0.7, 0.99)
-    three = table1.compare_with_paper(table1.summarise(_bootstrapped_rows([0, 1, 2]))).set_index(
+    three = table1.compare_with_paper(stats.summarise(_bootstrapped_rows([0, 1, 2]))).set_index(
         ["paper_model", "paper_dataset", "metric"]).loc[("Ours (kNN)", "MNIST", "accuracy")]
     assert three["interval"] == "seeds (t)"
     assert (three["lo"], three["hi"]) == pytest.approx((0.91 - T_975_DF2 * 0.01 / math.sqrt(3),
                                                         0.91 + T_975_DF2 * 0.01 / math.sqrt(3)))
-    one = table1.comparison_table(table1.compare_with_paper(table1.summarise(
+    one = table1.comparison_table(table1.compare_with_paper(stats.summarise(
         _bootstrapped_rows([0])))).loc[("Ours (kNN)", "MNIST", "accuracy")]
     assert (one["95% CI"], one["CI over"], one["n"]) == ("[0.800, 0.950]", "images (bootstrap)", 1)
 
@@ -186,19 +186,19 @@ def test_provenance_note_and_metrics_view(tmp_path):
     rows = [_row("CAE (ours)", "test", "stat", 0, 0.8123, k=3.0, nmi=0.5),
             _row("ResNet18", "test", "transfer", 0, 0.5, weights="untrained")]
     artifacts = RunArtifacts.read(write_run(tmp_path, "mnist", 0, rows))
-    note = report.provenance_note(artifacts)
+    note = readouts.provenance_note(artifacts)
     assert "profile **smoke**, seed 0" in note and "`mnist.npz` `" + "0" * 32 + "`" in note
     assert "Wall time: 42 s (train 30 s, evaluate 12 s)." in note and "Peak memory" not in note
     provenance = json.loads((artifacts.run_dir / "provenance.json").read_text())
     (artifacts.run_dir / "provenance.json").write_text(json.dumps({**provenance,
                                                                    "peak_rss_mb": 1536}))
-    assert "Peak memory: 1.5 GiB." in report.provenance_note(RunArtifacts.read(artifacts.run_dir))
-    view = report.metrics_view(artifacts.metrics, ["CAE (ours)"])
+    assert "Peak memory: 1.5 GiB." in readouts.provenance_note(RunArtifacts.read(artifacts.run_dir))
+    view = readouts.metrics_view(artifacts.metrics, ["CAE (ours)"])
     assert view.loc[("CAE (ours)", "test", "stat"), ("accuracy", "")] == "0.812"
     assert view.loc[("CAE (ours)", "test", "stat"), ("precision", "weighted")] == "0.812"
     assert view.loc[("CAE (ours)", "test", "stat"), ("k", "")] == "3"
     assert "weights" not in view.columns.get_level_values(0)
-    assert "UNTRAINED" in report.weights_warning(artifacts.metrics)
+    assert "UNTRAINED" in readouts.weights_warning(artifacts.metrics)
 
 
 def test_class_proportions_counts_and_shares():
@@ -207,7 +207,7 @@ def test_class_proportions_counts_and_shares():
 
     data = Dataset("toy", {"train": split([0, 1, 1, 1]), "test": split([0, 0, 1])},
                    ["normal", "pneumonia"])
-    table = report.class_proportions(data)
+    table = readouts.class_proportions(data)
     assert table.loc["train"].tolist() == [4, 1, 3, 0.25, 0.75]
     assert table.loc["test", "normal share"] == 0.667
 
@@ -216,7 +216,7 @@ def test_accuracy_verdicts_against_the_paper_and_the_pixel_floor():
     rows = pd.DataFrame([dict(dataset="pneumoniamnist", **r) for r in (
         _row("CAE (ours)", "test", "knn", 0, 0.86), _row("raw pixels", "test", "knn", 0, 0.82),
         _row("CAE (ours)", "test", "lin", 0, 0.80), _row("raw pixels", "test", "lin", 0, 0.83))])
-    summary = table1.summarise(rows)
+    summary = stats.summarise(rows)
     verdicts = table1.accuracy_verdicts(table1.compare_with_paper(summary), summary)
     assert verdicts.loc[("Ours (kNN)", "Pneumonia test")].to_dict() == {
         "paper": "0.84", "ours": "0.860", "n": 1, "paper target": "met", "raw pixels": "0.820",
@@ -232,7 +232,7 @@ def test_clustering_head_rows_are_compared_with_the_papers_mapping_cell():
         _row("CAE + clustering head", "test", "stat", 0, 0.95),
         _row("CAE + clustering head", "test", "hungarian", 0, 0.94),
         _row("raw pixels", "test", "stat", 0, 0.55), _row("raw pixels", "test", "hungarian", 0, 0.53))])
-    summary = table1.summarise(rows)
+    summary = stats.summarise(rows)
     verdicts = table1.accuracy_verdicts(table1.compare_with_paper(summary), summary)
     head = verdicts.loc[("Ours (stat), clustering head", "MNIST")]
     assert (head["ours"], head["paper target"], head["pixel floor"]) == ("0.950", "met",
@@ -246,8 +246,8 @@ def test_clustering_head_rows_are_compared_with_the_papers_mapping_cell():
 
 
 def test_profile_change_lines_up_two_profiles():
-    before = table1.summarise(pd.DataFrame([dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 0, 0.9))]))
-    after = table1.summarise(pd.DataFrame([dict(dataset="mnist", **r) for r in (
+    before = stats.summarise(pd.DataFrame([dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 0, 0.9))]))
+    after = stats.summarise(pd.DataFrame([dict(dataset="mnist", **r) for r in (
         _row("CAE (ours)", "test", "knn", 0, 0.95),
         _row("CAE + clustering head", "test", "hungarian", 0, 0.9))]))
     change = table1.profile_change(before, after)
@@ -277,10 +277,10 @@ def test_reporting_imports_no_training_code():
     import subprocess
     import sys
 
-    code = ("import sys, cae.table1, cae.ablation, cae.report; "
+    code = ("import sys, cae.report.table1, cae.report.ablation, cae.report.readouts; "
             "print(' '.join(m for m in sys.modules if m.startswith('cae.')))")
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 check=True).stdout.split())
-    training = {"cae.train", "cae.pipeline", "cae.models", "cae.losses", "cae.optim",
-                "cae.augment", "cae.baselines", "cae.cluster_head"}
-    assert "cae.table1" in loaded and not loaded & training
+    training = {"cae.method.train", "cae.pipeline", "cae.method.models", "cae.method.losses", "cae.method.optim",
+                "cae.method.augment", "cae.evaluation.baselines", "cae.method.cluster_head"}
+    assert "cae.report.table1" in loaded and not loaded & training

@@ -1,0 +1,1 @@
+"""Datasets: MedMNIST/MNIST loading, splits, the dataset descriptions and notes."""

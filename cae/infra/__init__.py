@@ -1,0 +1,1 @@
+"""Plumbing below the method: device and precision, torchrun, atomic files, the allocator, run folders."""

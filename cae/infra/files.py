@@ -1,0 +1,50 @@
+"""Writing run files so that a crash or a full disk never leaves a half-written one."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from cae.errors import CaeError
+
+
+def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool = False) -> None:
+    """Write path through a temporary file beside it (`write` fills the open handle), flushed
+    to disk and then renamed over path: a failed write or rename (full disk, read-only
+    folder) raises CaeError, removes the temporary file and leaves the previous file whole."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CaeError(f"cannot write {path} ({exc.strerror or exc}); the previous file is "
+                       f"kept") from None
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text to path atomically (`atomic_write`)."""
+    atomic_write(path, lambda handle: handle.write(text))
+
+
+def write_json(path: str | Path, value) -> None:
+    """Write value as pretty JSON, atomically (`atomic_write_text`); numpy arrays and
+    numpy or torch scalars are written as plain lists and numbers."""
+    atomic_write_text(path, json.dumps(value, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""The method: networks, augmentation, losses, LARS, the two phases, checkpoints, prototypes."""

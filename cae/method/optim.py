@@ -1,0 +1,47 @@
+"""LARS (timm's implementation) and the paper's per-iteration learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from cae.config import RunConfig
+
+
+def learning_rate(epoch: float, cfg: RunConfig) -> float:
+    """The lr at a (fractional) epoch: linear lr_start -> lr_peak, then cosine to lr_final."""
+    if epoch < cfg.lr_warmup_epochs:
+        return cfg.lr_start + (cfg.lr_peak - cfg.lr_start) * epoch / cfg.lr_warmup_epochs
+    span = max(cfg.epochs - cfg.lr_warmup_epochs, 1)
+    progress = min((epoch - cfg.lr_warmup_epochs) / span, 1.0)
+    return cfg.lr_final + 0.5 * (cfg.lr_peak - cfg.lr_final) * (1 + math.cos(math.pi * progress))
+
+
+def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optimizer:
+    """LARS over the modules' weights; biases and norm parameters get plain momentum SGD.
+
+    timm's Lars applies the trust ratio only with `always_adapt=True` when weight decay
+    could be zero, so it is set explicitly for the weight group (as in SimCLR, 1-D
+    parameters are excluded from adaptation and decay).
+    """
+    from timm.optim import (
+        Lars,  # imported here: timm pulls in tqdm.auto, noisy in notebooks
+    )
+
+    params = [p for m in modules for p in m.parameters()]
+    weights = [p for p in params if p.ndim > 1]
+    others = [p for p in params if p.ndim <= 1]
+    return Lars(
+        [dict(params=weights, weight_decay=cfg.weight_decay, always_adapt=True),
+         dict(params=others, weight_decay=0.0, always_adapt=False)],
+        lr=learning_rate(0, cfg), momentum=cfg.momentum,
+        trust_coeff=cfg.lars_trust_coefficient,
+    )
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
