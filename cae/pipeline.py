@@ -19,14 +19,15 @@ from cae import figures
 from cae.allocator import release_freed_memory
 from cae.baselines import kmeans_baseline, load_resnet18, resnet_features, transfer_baseline
 from cae.cluster_head import HeadSettings, head_clusters
-from cae.clustering import (kmeans_clusters, kmeans_fits, nearest_prototype, normalised_elbow,
+from cae.clustering import (kmeans_clusters, kmeans_fits, nearest_prototype, prototype_elbow,
                             soft_assign)
 from cae.config import RunConfig, load_config
 from cae.data import Dataset, load_dataset
 from cae.distributed import from_main, is_main
 from cae.errors import CaeError
 from cae.evaluate import (Prediction, classification_metrics, cluster_composition, cluster_metrics,
-                          hungarian_protocol, knn_protocol, linear_probe, majority_mapping,
+                          hungarian_protocol, knn_protocol, labelled_pool, linear_probe,
+                          majority_mapping,
                           mapping_protocol, metrics_table)
 from cae.files import write_json
 from cae.floor_cache import CACHE_DIR, FLOOR_SEED, cached_floor_rows, floor_settings
@@ -102,19 +103,24 @@ def protocol_predictions(train_h: torch.Tensor, data: Dataset, eval_hs: dict[str
     protocol -> split -> prediction. kNN and the linear probe read h; protocol (a) and
     Hungarian accuracy cluster `clustered_hs` (every split, train included; default h),
     the space the prototypes live in, Hungarian accuracy with `kmeans_clusters` at one
-    cluster per class (`clusters` when computed already)."""
+    cluster per class (`clusters` when computed already). The mapping set, the kNN bank
+    and the probe's pool are the training images `labelled_pool` picks (all, by default).
+    """
     train_y = data.splits["train"].labels
     c = clustered_hs or {"train": train_h, **eval_hs}
     eval_cs = {s: c[s] for s in eval_hs}
     train_clusters, eval_clusters = clusters or kmeans_clusters(
         c["train"], eval_cs, data.n_classes, cfg.seed, cfg.kmeans_n_init)
+    pool = labelled_pool(len(train_h), cfg.eval_train_images, cfg.seed)
+    pool_y = train_y[pool]
     return {
-        "stat": {s: mapping_protocol(c["train"], train_y, v, prototypes, data.n_classes)
+        "stat": {s: mapping_protocol(c["train"][pool], pool_y, v, prototypes, data.n_classes)
                  for s, v in eval_cs.items()},
-        "knn": {s: knn_protocol(train_h, train_y, h, data.n_classes, cfg.knn_k)
+        "knn": {s: knn_protocol(train_h[pool], pool_y, h, data.n_classes, cfg.knn_k, cfg.knn_metric)
                 for s, h in eval_hs.items()},
-        "lin": linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
-                            cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed),
+        "lin": linear_probe(train_h[pool], pool_y, eval_hs, data.n_classes, cfg.probe_fraction,
+                            cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed,
+                            cfg.probe_standardize),
         "hungarian": {s: hungarian_protocol(train_clusters, train_y, v, data.n_classes)
                       for s, v in eval_clusters.items()},
     }
@@ -161,8 +167,7 @@ def head_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[st
 
 
 def _elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
-    return torch.from_numpy(normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed,
-                                             cfg.kmeans_n_init, cfg.elbow_metric).centroids)
+    return torch.from_numpy(prototype_elbow(h, cfg).centroids)
 
 
 def majority_rows(data: Dataset, seed: int) -> list[dict]:

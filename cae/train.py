@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from cae.allocator import release_freed_memory
 from cae.augment import AugmentParams, two_views
-from cae.clustering import ElbowResult, normalised_elbow, soft_assign
+from cae.clustering import ElbowResult, prototype_elbow, soft_assign
 from cae.config import RunConfig
 from cae.data import Dataset
 from cae.distributed import (augmentation_generator, average, ddp, from_main, is_main, shard,
@@ -76,7 +76,8 @@ def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
     torch.manual_seed(cfg.seed)
     return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim, cfg.variational,
                             cfg.encoder_batch_norm),
-                    Projector(cfg.latent_dim, cfg.projector_dims),
+                    Projector(cfg.latent_dim, cfg.projector_dims, cfg.projector_batch_norm,
+                              cfg.projector_activation),
                     Decoder(n_channels, cfg.channels, cfg.latent_dim))
 
 
@@ -109,12 +110,11 @@ def freeze(encoder: Encoder) -> None:
 
 def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
                    precision: str) -> ElbowResult:
-    """Freeze the encoder, run KMeans + elbow on the L2-normalised clustered vectors (h or z),
-    store the centroids."""
+    """Freeze the encoder, run KMeans + elbow on the clustered vectors (h or z), L2-normalised
+    unless `cfg.elbow_normalised` is off (the authors' code), store the centroids."""
     freeze(nets.encoder)
     h = clustered(nets, encode(nets.encoder, images, device, precision), cfg)
-    elbow = from_main(normalised_elbow, h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
-                      cfg.elbow_metric)  # in process 0 only
+    elbow = from_main(prototype_elbow, h, cfg)  # in process 0 only
     nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
     with torch.random.fork_rng(devices=[]):  # same init whether or not the run was resumed
         torch.manual_seed(cfg.seed)
