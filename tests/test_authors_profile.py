@@ -93,3 +93,12 @@ def test_probe_without_standardising_reads_raw_features():
     raw = linear_probe(x, y, {"train": x}, standardize=False, **args)["train"]
     assert (scaled.y_pred == y.numpy()).mean() > 0.9
     assert not np.allclose(scaled.scores, raw.scores)
+
+
+@pytest.mark.parametrize("dataset", ["pneumoniamnist", "mnist"])
+def test_beyond_is_validated_plus_the_screen_s_two_changes(dataset):
+    from cae.config import differences
+    beyond, validated = make_config("beyond", dataset=dataset), make_config("validated", dataset=dataset)
+    changed = {k: v[1] for k, v in differences(validated, beyond).items()
+               if k not in ("epochs", "warmup_epochs", "lr_warmup_epochs")}
+    assert changed == {"intensity_jitter": 0.4, "batch_size": 1024, "min_steps": 1600}
