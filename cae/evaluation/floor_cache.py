@@ -30,6 +30,9 @@ CACHE_DIR = "floors"
 # the RunConfig fields the data-only floors read
 FLOOR_FIELDS = ("k_min", "k_max", "elbow_metric", "kmeans_n_init", "knn_k", "probe_fraction",
                 "probe_epochs", "probe_lr", "probe_batch_size")
+# read too, but added later: in the settings only away from these values (keeps earlier keys)
+LATER_FLOOR_FIELDS = {"elbow_fallback": 0, "elbow_normalised": True, "eval_train_images": 0,
+                      "knn_metric": "cosine", "probe_standardize": True}
 
 
 def content_sha256(data: Dataset) -> str:
@@ -45,7 +48,9 @@ def content_sha256(data: Dataset) -> str:
 def floor_settings(cfg: RunConfig, data: Dataset) -> dict:
     """Everything the data-only floors depend on."""
     return {"dataset": data.name, "data_md5": data.md5, "content_sha256": content_sha256(data),
-            "seed": FLOOR_SEED, **{name: getattr(cfg, name) for name in FLOOR_FIELDS}}
+            "seed": FLOOR_SEED, **{name: getattr(cfg, name) for name in FLOOR_FIELDS},
+            **{name: getattr(cfg, name) for name, default in LATER_FLOOR_FIELDS.items()
+               if getattr(cfg, name) != default}}
 
 
 def cache_path(cache_dir: Path, settings: dict) -> Path:

@@ -98,20 +98,36 @@ def hungarian_protocol(train_clusters: np.ndarray, train_y: torch.Tensor | np.nd
                       n_clusters=n_classes)
 
 
+def labelled_pool(n_train: int, size: int, seed: int) -> torch.Tensor:
+    """Indices of the training images the protocols may read labels of: all n_train when
+    size is 0 or covers them, else a seeded random `size` of them, in index order (the
+    authors' code reads its first 49 shuffled training batches)."""
+    if size <= 0 or size >= n_train:
+        return torch.arange(n_train)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_train, generator=generator)[:size].sort().values
+
+
 def knn_protocol(bank_h: torch.Tensor, bank_y: torch.Tensor | np.ndarray, query_h: torch.Tensor,
-                 n_classes: int, k: int = 5, chunk_size: int = 1024) -> Prediction:
-    """Protocol (b): majority vote of the k most cosine-similar bank samples; scores are vote fractions.
+                 n_classes: int, k: int = 5, metric: str = "cosine", chunk_size: int = 1024
+                 ) -> Prediction:
+    """Protocol (b): majority vote of the k nearest bank samples, by cosine similarity or
+    Euclidean distance (`metric`); scores are vote fractions.
 
     A tie between labels goes to the label of the nearest neighbour among the tied ones.
     Queries run in chunks so that a 10,000 x 60,000 similarity never sits in memory.
     """
-    bank = F.normalize(bank_h.float(), dim=1)
+    cosine = metric == "cosine"
+    bank = F.normalize(bank_h.float(), dim=1) if cosine else bank_h.float()
     bank_y = torch.as_tensor(_labels(bank_y), device=bank.device)
     k = min(k, len(bank))
     rank_bonus = torch.arange(k, 0, -1, device=bank.device).view(1, k, 1)  # nearest gets k
     winners, counts = [], []
-    for chunk in F.normalize(query_h.float(), dim=1).split(chunk_size):
-        neighbours = (chunk.to(bank.device) @ bank.T).topk(k, dim=1).indices  # nearest first
+    queries = F.normalize(query_h.float(), dim=1) if cosine else query_h.float()
+    for chunk in queries.split(chunk_size):
+        chunk = chunk.to(bank.device)
+        closeness = chunk @ bank.T if cosine else -torch.cdist(chunk, bank)
+        neighbours = closeness.topk(k, dim=1).indices  # nearest first
         one_hot = F.one_hot(bank_y[neighbours], n_classes)  # (c, k, n_classes)
         count = one_hot.sum(1)
         # the count dominates; among equal counts the label seen at the nearest rank wins
@@ -162,12 +178,14 @@ def head_prediction(head: nn.Linear, h: torch.Tensor) -> Prediction:
 
 def linear_probe(train_h: torch.Tensor, train_y: torch.Tensor | np.ndarray,
                  eval_hs: dict[str, torch.Tensor], n_classes: int, fraction: float, epochs: int,
-                 lr: float, batch_size: int, seed: int) -> dict[str, Prediction]:
-    """Protocol (c): a linear layer on standardized features, trained on a seeded random subset."""
+                 lr: float, batch_size: int, seed: int, standardize: bool = True
+                 ) -> dict[str, Prediction]:
+    """Protocol (c): a linear layer on standardized (or, without `standardize`, raw)
+    features, trained on a seeded random subset."""
     n = max(1, round(fraction * len(train_h)))
     subset = torch.randperm(len(train_h), generator=torch.Generator().manual_seed(seed))[:n]
     head = train_linear_head(train_h[subset.to(train_h.device)], _labels(train_y)[subset.numpy()],
-                             n_classes, epochs, lr, batch_size, seed, standardize=True)
+                             n_classes, epochs, lr, batch_size, seed, standardize=standardize)
     return {name: head_prediction(head, h) for name, h in eval_hs.items()}
 
 

@@ -21,6 +21,7 @@ from cae.evaluation.protocols import (
     cluster_metrics,
     hungarian_protocol,
     knn_protocol,
+    labelled_pool,
     linear_probe,
     majority_mapping,
     mapping_protocol,
@@ -41,19 +42,25 @@ def protocol_predictions(train_h: torch.Tensor, data: Dataset, eval_hs: dict[str
     protocol -> split -> prediction. kNN and the linear probe read h; protocol (a) and
     Hungarian accuracy cluster `clustered_hs` (every split, train included; default h),
     the space the prototypes live in, Hungarian accuracy with `kmeans_clusters` at one
-    cluster per class (`clusters` when computed already)."""
+    cluster per class (`clusters` when computed already). The mapping set, the kNN bank
+    and the probe's pool are the training images `labelled_pool` picks (all, by default).
+    """
     train_y = data.splits["train"].labels
     c = clustered_hs or {"train": train_h, **eval_hs}
     eval_cs = {s: c[s] for s in eval_hs}
     train_clusters, eval_clusters = clusters or kmeans_clusters(
         c["train"], eval_cs, data.n_classes, cfg.seed, cfg.kmeans_n_init)
+    pool = labelled_pool(len(train_h), cfg.eval_train_images, cfg.seed)
+    pool_y = train_y[pool]
     return {
-        names.STAT: {s: mapping_protocol(c["train"], train_y, v, prototypes, data.n_classes)
-                 for s, v in eval_cs.items()},
-        names.KNN: {s: knn_protocol(train_h, train_y, h, data.n_classes, cfg.knn_k)
-                for s, h in eval_hs.items()},
-        names.LIN: linear_probe(train_h, train_y, eval_hs, data.n_classes, cfg.probe_fraction,
-                            cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed),
+        names.STAT: {s: mapping_protocol(c["train"][pool], pool_y, v, prototypes, data.n_classes)
+                     for s, v in eval_cs.items()},
+        names.KNN: {s: knn_protocol(train_h[pool], pool_y, h, data.n_classes, cfg.knn_k,
+                                    cfg.knn_metric)
+                    for s, h in eval_hs.items()},
+        names.LIN: linear_probe(train_h[pool], pool_y, eval_hs, data.n_classes, cfg.probe_fraction,
+                                cfg.probe_epochs, cfg.probe_lr, cfg.probe_batch_size, cfg.seed,
+                                cfg.probe_standardize),
         names.HUNGARIAN: {s: hungarian_protocol(train_clusters, train_y, v, data.n_classes)
                       for s, v in eval_clusters.items()},
     }

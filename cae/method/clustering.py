@@ -79,13 +79,18 @@ def elbow_visualizer(metric: str, ks: list[int], seed: int = 0, n_init: int = 10
                             force_model=True)
 
 
-def elbow_k(ks: list[int], scores: list[float], metric: str = "distortion") -> int:
+def elbow_k(ks: list[int], scores: list[float], metric: str = "distortion",
+            fallback: int = 0) -> int:
     """yellowbrick's elbow pick (its knee locator and curve shape for the metric).
 
-    With fewer than 3 points or no knee: the smallest k for distortion, the best-scoring
-    k for calinski_harabasz and silhouette (higher is better for both).
+    With fewer than 3 points or no knee: `fallback` when > 0 (capped to the range), else
+    the smallest k for distortion, the best-scoring k for calinski_harabasz and silhouette
+    (higher is better for both).
     """
-    fallback = ks[0] if metric == "distortion" else ks[int(np.argmax(scores))]
+    if fallback > 0:
+        fallback = min(max(fallback, ks[0]), ks[-1])
+    else:
+        fallback = ks[0] if metric == "distortion" else ks[int(np.argmax(scores))]
     if len(ks) < 3:
         return fallback
     nature, direction = _CURVES[metric]
@@ -116,9 +121,10 @@ def kmeans_fits(features: np.ndarray, k_min: int, k_max: int, seed: int,
 
 def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
                  n_init: int = 10, metric: str = "distortion",
-                 refill: Callable[[np.ndarray], object] | None = None) -> ElbowResult:
+                 refill: Callable[[np.ndarray], object] | None = None,
+                 fallback: int = 0) -> ElbowResult:
     """Fit KMeans for every k in [k_min, k_max] with yellowbrick's KElbowVisualizer, score
-    each fit by `metric`, and keep the fit the elbow picks (`elbow_k`).
+    each fit by `metric`, and keep the fit the elbow picks (`elbow_k`, with `fallback`).
 
     With `refill` (writes the float64 features into the array it is given), the fits
     centre `features` in place and refill it after each (`_RecordingKMeans`): the same
@@ -131,7 +137,7 @@ def kmeans_elbow(features: np.ndarray, k_min: int, k_max: int, seed: int,
         visualizer.fit(features)
     fits = visualizer.estimator.fits_
     scores = [float(v) for v in visualizer.k_scores_]
-    k = elbow_k(ks, scores, metric)
+    k = elbow_k(ks, scores, metric, fallback)
     centroids, labels, _ = fits[k]
     return ElbowResult(k=k, ks=ks, inertias=[fits[j][2] for j in ks],
                        centroids=centroids.astype(np.float32), labels=labels.astype(np.int64),
@@ -159,14 +165,25 @@ def unit_rows(vectors: torch.Tensor, chunk: int = 4096, out: np.ndarray | None =
 
 
 def normalised_elbow(vectors: torch.Tensor, k_min: int, k_max: int, seed: int, n_init: int = 10,
-                     metric: str = "distortion") -> ElbowResult:
+                     metric: str = "distortion", fallback: int = 0) -> ElbowResult:
     """`kmeans_elbow` on the L2-normalised rows of vectors (`unit_rows`: uint8 images are
     read as pixels): how every model's prototypes are found (ours, the floors, the
     Feature+KM baseline), so that KMeans' Euclidean clusters agree with the cosine
     nearest-prototype assignment the protocols use. The fits centre the rows in place and
     `unit_rows` rewrites them after each, so only one float64 copy of them exists."""
     return kmeans_elbow(unit_rows(vectors), k_min, k_max, seed, n_init, metric,
-                        refill=lambda out: unit_rows(vectors, out=out))
+                        refill=lambda out: unit_rows(vectors, out=out), fallback=fallback)
+
+
+def prototype_elbow(h: torch.Tensor, cfg: RunConfig) -> ElbowResult:
+    """How prototypes are found from h (ours, and the floors beside them): KMeans + elbow
+    over cfg's k range on its L2-normalised rows (`normalised_elbow`), or on its raw `rows`
+    when `cfg.elbow_normalised` is off (the authors' code); `cfg.elbow_fallback` when no knee."""
+    if cfg.elbow_normalised:
+        return normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
+                                cfg.elbow_metric, cfg.elbow_fallback)
+    return kmeans_elbow(rows(h).double().numpy(), cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
+                        cfg.elbow_metric, fallback=cfg.elbow_fallback)
 
 
 def kmeans_clusters(train_h: torch.Tensor, eval_hs: dict[str, torch.Tensor], k: int, seed: int,
@@ -199,5 +216,5 @@ def nearest_prototype(h: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor
 
 
 def elbow_prototypes(h: torch.Tensor, cfg: RunConfig) -> torch.Tensor:
-    return torch.from_numpy(normalised_elbow(h, cfg.k_min, cfg.k_max, cfg.seed,
-                                             cfg.kmeans_n_init, cfg.elbow_metric).centroids)
+    """The centroids `prototype_elbow` finds in h."""
+    return torch.from_numpy(prototype_elbow(h, cfg).centroids)

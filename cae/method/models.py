@@ -37,16 +37,18 @@ class Encoder(nn.Module):
 
 
 class Projector(nn.Module):
-    """A 3-layer MLP z = p(h) on which the contrastive similarity is computed."""
+    """A 3-layer MLP z = p(h) on which the contrastive similarity is computed: Linear,
+    BatchNorm1d (with `batch_norm`), activation (GELU or ReLU), twice, then Linear."""
 
-    def __init__(self, latent_dim: int, dims: tuple[int, int, int]):
+    def __init__(self, latent_dim: int, dims: tuple[int, int, int], batch_norm: bool = True,
+                 activation: str = "gelu"):
         super().__init__()
         d1, d2, d3 = dims
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim, d1), nn.BatchNorm1d(d1), nn.GELU(),
-            nn.Linear(d1, d2), nn.BatchNorm1d(d2), nn.GELU(),
-            nn.Linear(d2, d3),
-        )
+        act = {"gelu": nn.GELU, "relu": nn.ReLU}[activation]
+        layers: list[nn.Module] = []
+        for d_in, d_out in ((latent_dim, d1), (d1, d2)):
+            layers += [nn.Linear(d_in, d_out), *([nn.BatchNorm1d(d_out)] if batch_norm else []), act()]
+        self.net = nn.Sequential(*layers, nn.Linear(d2, d3))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)

@@ -44,7 +44,8 @@ def build_networks(cfg: RunConfig, n_channels: int) -> Networks:
     torch.manual_seed(cfg.seed)
     return Networks(Encoder(n_channels, cfg.channels, cfg.latent_dim, cfg.variational,
                             cfg.encoder_batch_norm),
-                    Projector(cfg.latent_dim, cfg.projector_dims),
+                    Projector(cfg.latent_dim, cfg.projector_dims, cfg.projector_batch_norm,
+                              cfg.projector_activation),
                     Decoder(n_channels, cfg.channels, cfg.latent_dim))
 
 

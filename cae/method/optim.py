@@ -21,7 +21,9 @@ def learning_rate(epoch: float, cfg: RunConfig) -> float:
 
 
 def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optimizer:
-    """LARS over the modules' weights; biases and norm parameters get plain momentum SGD.
+    """LARS over the modules' weights; biases and norm parameters get plain momentum SGD,
+    unless `cfg.lars_adapt_all` (the authors' code), where every parameter is adapted and
+    decayed.
 
     timm's Lars applies the trust ratio only with `always_adapt=True` when weight decay
     could be zero, so it is set explicitly for the weight group (as in SimCLR, 1-D
@@ -32,14 +34,13 @@ def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optim
     )
 
     params = [p for m in modules for p in m.parameters()]
-    weights = [p for p in params if p.ndim > 1]
-    others = [p for p in params if p.ndim <= 1]
-    return Lars(
-        [dict(params=weights, weight_decay=cfg.weight_decay, always_adapt=True),
-         dict(params=others, weight_decay=0.0, always_adapt=False)],
-        lr=learning_rate(0, cfg), momentum=cfg.momentum,
-        trust_coeff=cfg.lars_trust_coefficient,
-    )
+    adapted = params if cfg.lars_adapt_all else [p for p in params if p.ndim > 1]
+    groups = [dict(params=adapted, weight_decay=cfg.weight_decay, always_adapt=True)]
+    if not cfg.lars_adapt_all:
+        groups.append(dict(params=[p for p in params if p.ndim <= 1], weight_decay=0.0,
+                           always_adapt=False))
+    return Lars(groups, lr=learning_rate(0, cfg), momentum=cfg.momentum,
+                trust_coeff=cfg.lars_trust_coefficient)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

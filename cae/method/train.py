@@ -40,7 +40,7 @@ from cae.method.checkpoints import (
     restore_networks,
     save_checkpoint,
 )
-from cae.method.clustering import ElbowResult, normalised_elbow, soft_assign
+from cae.method.clustering import ElbowResult, prototype_elbow, soft_assign
 from cae.method.losses import kl_divergence, reconstruction, reparameterise, warmup_loss
 from cae.method.models import ConditionalDecoder
 from cae.method.networks import (
@@ -71,12 +71,11 @@ def augment_params(cfg: RunConfig) -> AugmentParams:
 
 def fit_prototypes(nets: Networks, images: torch.Tensor, cfg: RunConfig, device: torch.device,
                    precision: str) -> ElbowResult:
-    """Freeze the encoder, run KMeans + elbow on the L2-normalised clustered vectors (h or z),
-    store the centroids."""
+    """Freeze the encoder, run KMeans + elbow on the clustered vectors (h or z), L2-normalised
+    unless `cfg.elbow_normalised` is off (the authors' code), store the centroids."""
     freeze(nets.encoder)
     h = clustered(nets, encode(nets.encoder, images, device, precision), cfg)
-    elbow = from_main(normalised_elbow, h, cfg.k_min, cfg.k_max, cfg.seed, cfg.kmeans_n_init,
-                      cfg.elbow_metric)  # in process 0 only
+    elbow = from_main(prototype_elbow, h, cfg)  # in process 0 only
     nets.prototypes = torch.from_numpy(elbow.centroids).to(device)
     with torch.random.fork_rng(devices=[]):  # same init whether or not the run was resumed
         torch.manual_seed(cfg.seed)
