@@ -23,6 +23,9 @@ if [ -f scripts/execute_notebooks.sh ]; then
     bash scripts/execute_notebooks.sh
 fi
 
+echo "== generated fragments of the prose chapters (python -m cae.report.fragments artifacts)"
+.venv/bin/python -m cae.report.fragments artifacts
+
 echo "== building the book"
 start=$(date +%s)
 # --all: a build made earlier (the rendered-page test builds one) would otherwise be

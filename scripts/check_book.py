@@ -377,12 +377,12 @@ def check_binder(binder_url: str) -> Check:
 
 GRID_ID = "T_table1-grid"  # cae.report.glance.styled_grid's default uuid, as pandas writes it
 GRID_CELL = re.compile(rf'<td id="{GRID_ID}_row\d+_col\d+" class="data row\d+ col\d+ '
-                       r'(met|missed|not-run)"')
+                       r'(met|missed|untrained|not-run)"')
 
 
 def check_table1(page: Page, dom: Dom) -> list[str]:
     """The Table 1 page opens with the at-a-glance grid (its first table: 45 cells, each
-    met, missed or not run) followed by the forest plot, and shows the long tables below."""
+    met, missed, untrained or not run) followed by the forest plot, and shows the long tables below."""
     if dom.tables == 0:
         return ["no <table> in the page: the Table 1 notebook must display its results table"]
     failures = []

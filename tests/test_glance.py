@@ -60,7 +60,8 @@ def test_grid_status_uses_the_met_rule(comparison):
     assert status.loc["Ours (kNN)", ("MNIST", "accuracy")] == "met"  # 0.99 >= 0.98
     assert status.loc["Ours (lin)", ("Pneumonia test", "accuracy")] == "missed"  # 0.80 < 0.84
     assert status.loc["Ours (stat)", ("Pneumonia val", "accuracy")] == "met"  # 0.80 == 0.80
-    assert status.loc["ResNet18 [UNTRAINED]", ("MNIST", "accuracy")] == "missed"
+    # untrained ResNet-18 weights are not the paper's baseline: grey, neither met nor missed
+    assert status.loc["ResNet18 [UNTRAINED]", ("MNIST", "accuracy")] == "untrained"
     assert (status == "not run").to_numpy().sum() == 45 - 4
 
 
@@ -72,10 +73,11 @@ def test_styled_grid_colours_each_cell_by_its_status(comparison):
     assert classes["row3_col0"] == "met"  # Ours (kNN), MNIST accuracy
     assert classes["row4_col6"] == "missed"  # Ours (lin), Pneumonia test accuracy
     assert classes["row2_col3"] == "met"  # Ours (stat), Pneumonia val accuracy
-    assert classes["row0_col0"] == "missed"  # ResNet18, MNIST accuracy
+    assert classes["row0_col0"] == "untrained"  # ResNet18 on untrained weights, MNIST accuracy
     assert classes["row1_col1"] == "not-run"
     assert f"#T_g td.met {{\n  background-color: {glance.CELL_COLOURS['met']};" in html
     assert f"#T_g td.missed {{\n  background-color: {glance.CELL_COLOURS['missed']};" in html
+    assert f"#T_g td.untrained {{\n  background-color: {glance.CELL_COLOURS['untrained']};" in html
 
 
 def test_accuracy_cells_carry_the_pixel_floor_of_the_same_protocol(comparison, summary):
@@ -109,9 +111,9 @@ def test_forest_plot_one_line_per_cell_with_its_marks(comparison, summary):
                                [[0.995, 0], [0.69, 1], [0.9, 2], [0.98, 3], [0.98, 4]])
     pixels = np.ma.filled(_collection(mnist, "raw pixels").get_offsets(), np.nan)
     np.testing.assert_allclose(pixels[1], [0.95, 3])
-    # colours: met in blue, missed in red
+    # colours: untrained ResNet-18 in grey, met in blue (missed in red)
     colours = _collection(mnist, "ours").get_facecolors()
-    np.testing.assert_allclose(colours, [to_rgba(glance.MARK_COLOURS["missed"]),
+    np.testing.assert_allclose(colours, [to_rgba(glance.MARK_COLOURS["untrained"]),
                                          to_rgba(glance.MARK_COLOURS["met"])])
     np.testing.assert_allclose(_collection(test, "interval").get_segments()[0],
                                [[0.78, 4], [0.82, 4]])

@@ -9,6 +9,8 @@ value and the raw-pixel floor of the same protocol beside it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -16,28 +18,28 @@ from pandas.io.formats.style import Styler
 
 from cae import names
 from cae.report.figures import BookFigure
+from cae.report.stats import summarise
 from cae.report.table1 import (
     PAPER_METRICS,
     PAPER_TABLE1,
+    accuracy_verdicts,
+    collect_runs,
+    compare_with_paper,
     format_interval,
-    meets_paper,
+    has_runs,
+    runs_note,
     untrained_mark,
 )
+from cae.report.verdicts import cell_status
 
 # the grid's columns, left to right, by the paper's dataset labels
 GRID_DATASETS = ("MNIST", "Pneumonia val", "Pneumonia test")
 GRID_MODELS = tuple(dict.fromkeys(model for model, *_ in PAPER_TABLE1))
-# Paul Tol's pale (cell backgrounds) and bright (plot marks) blue and red: colourblind-safe
-CELL_COLOURS = {"met": "#BBCCEE", "missed": "#FFCCCC"}
-MARK_COLOURS = {"met": "#4477AA", "missed": "#EE6677"}
+# Paul Tol's pale (cell backgrounds) and bright (plot marks) blue and red: colourblind-safe;
+# grey for cells that ran on untrained ResNet-18 weights (not the paper's baseline)
+CELL_COLOURS = {"met": "#BBCCEE", "missed": "#FFCCCC", "untrained": "#DDDDDD"}
+MARK_COLOURS = {"met": "#4477AA", "missed": "#EE6677", "untrained": "#999999"}
 PIXEL_MODEL = names.RAW_PIXELS
-
-
-def cell_status(line: pd.Series) -> str:
-    """'met' or 'missed' by the paper's value, or 'not run' for a cell without runs."""
-    if not line["n"]:
-        return "not run"
-    return "met" if meets_paper(line["mean"], line["paper"]) else "missed"
 
 
 def cell_text(line: pd.Series) -> str:
@@ -69,7 +71,7 @@ def paper_grid(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def grid_status(comparison: pd.DataFrame) -> pd.DataFrame:
-    """`paper_grid`'s shape, each cell 'met', 'missed' or 'not run'."""
+    """`paper_grid`'s shape, each cell 'met', 'missed', 'untrained' or 'not run'."""
     return _grid(comparison, comparison.apply(cell_status, axis=1))
 
 
@@ -81,7 +83,8 @@ def styled_grid(comparison: pd.DataFrame, uuid: str = "table1-grid") -> Styler:
     classes = grid_status(comparison).map(lambda status: status.replace(" ", "-"))
     return (paper_grid(comparison).style.set_uuid(uuid).set_td_classes(classes)
             .set_caption("Each cell: our mean [95% interval] (the paper's value). Blue: our "
-                         "mean reaches the paper's value; red: it falls short.")
+                         "mean reaches the paper's value; red: it falls short; grey: run on "
+                         "untrained ResNet-18 weights, not the paper's baseline, not judged.")
             .set_table_styles(
                 [{"selector": "td", "props": "text-align: center; color: #222; "
                                              "border: 2px solid var(--pst-color-background, #fff)"}]
@@ -141,9 +144,24 @@ def accuracy_forest(cells: pd.DataFrame) -> Figure:
                       label="ours: mean, 95% interval (paper met)"),
                Line2D([], [], color=MARK_COLOURS["missed"], marker="o", linewidth=2.5,
                       label="ours (paper missed)"),
+               Line2D([], [], color=MARK_COLOURS["untrained"], marker="o", linewidth=2.5,
+                      label="untrained ResNet-18 (not judged)"),
                Line2D([], [], color="black", marker="|", markersize=12, linestyle="",
                       label="paper"),
                Line2D([], [], color="#777777", marker="x", linestyle="",
                       label="raw pixels, same protocol")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
     return fig
+
+
+def profile_section(runs_root: str | Path, profile: str) -> list[str | Styler | pd.DataFrame]:
+    """What the Table 1 chapter shows for one more profile: its runs (Markdown text), its
+    grid (HTML ids from the profile's name) and its accuracy verdicts; a one-line note
+    when it has no runs."""
+    if not has_runs(runs_root, profile):
+        return [f"No finished `{profile}`-profile run is under `{runs_root}`."]
+    summary = summarise(collect_runs(runs_root, profile))
+    comparison = compare_with_paper(summary)
+    return [runs_note(runs_root, profile),
+            styled_grid(comparison, uuid=f"{profile}-grid"),
+            accuracy_verdicts(comparison, summary)]

@@ -29,6 +29,8 @@ from cae.report.paired import FLOORS, OURS, PROTOCOL_NAMES, paired_differences
 RUN_NAME = re.compile(r"^(?P<dataset>[a-z0-9]+)-(?P<profile>[a-z]+)-(?P<variant>.+)-seed(?P<seed>\d+)$")
 REFERENCE = "base"
 # the order of scripts/run_selection_screen.sh; other variants follow, by name
+FLOOR_WORDS = {names.RAW_PIXELS: "raw pixels", names.UNTRAINED: "the untrained encoder",
+               names.MAJORITY: "the majority class"}
 VARIANT_ORDER = ("base", "steps7500", "batch1024", "crop0.2", "jitter0.4", "authors_encoder", "best2")
 
 
@@ -118,9 +120,11 @@ def _against(row: pd.Series) -> str:
         side = "above" if row["difference"] > 0 else "below"
         return f"{gap:.3f} {side} {row['floor']}"
     interval = f" (95% interval of the difference [{row['lo']:+.3f}, {row['hi']:+.3f}])"
+    floor = FLOOR_WORDS.get(row["floor"], row["floor"])
     if row["verdict"] == "ties":
-        return f"ties with {row['floor']}, {row['difference']:+.3f}{interval}"
-    return f"{row['verdict']} {row['floor']} by {gap:.3f}{interval}"
+        return f"ties with {floor}, {row['difference']:+.3f}{interval}"
+    verb = "loses to" if row["verdict"] == "loses" else row["verdict"]
+    return f"{verb} {floor} by {gap:.3f}{interval}"
 
 
 def findings(paired: pd.DataFrame, dataset: str) -> str:

@@ -1,0 +1,229 @@
+"""The book's verdicts in words, generated from the runs: no number in them is typed.
+
+Every sentence reads two frames: `cae.report.table1.compare_with_paper` (our mean against
+the paper's value, met when it reaches it, `cae.report.table1.meets_paper`) and
+`cae.report.paired.paired_differences` (our latent minus each floor, paired by seed, with
+its 95% t-interval over seeds). A floor is *beaten* when the whole interval is above zero,
+*lost to* when it is below, *tied* when it holds zero: those seeds cannot tell the two
+apart. Cells of the paper's ResNet-18 rows that ran on untrained weights are not the
+paper's baseline and are counted apart, never as met or missed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from cae import names
+from cae.errors import CaeError
+from cae.infra.runs import finished_under
+from cae.report import paired, stats, table1
+from cae.report.paper import PAPER_DATASETS
+from cae.report.selection_screen import FLOOR_WORDS
+
+# the profiles in the order the book introduces them; others follow alphabetically
+PROFILE_ORDER = ("paper", "validated", "beyond", "authors")
+DATASET_NAMES = {"mnist": "MNIST", "pneumoniamnist": "PneumoniaMNIST"}
+SPLIT_ORDER = ("test", "val")
+FLOOR_ORDER = (names.RAW_PIXELS, names.UNTRAINED, names.MAJORITY)
+PROTOCOL_ORDER = (names.STAT, names.KNN, names.LIN, names.HUNGARIAN)
+VERDICT_WORDS = {"beats": "beats", "ties": "ties", "loses": "loses to", "one seed": "one seed against"}
+REWEIGHTS_HINT = ("`cae baselines --dataset DATASET --weights-path resnet18-f37072fd.pth` "
+                  "(or online, without `--allow-untrained-weights`)")
+
+
+def dataset_name(dataset: str) -> str:
+    """How the book writes a dataset: MNIST, PneumoniaMNIST, else the MedMNIST flag."""
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def profiles_with_runs(runs_root: str | Path, dataset: str | None = None) -> list[str]:
+    """The profiles with finished runs directly under runs_root (of `dataset` if given),
+    in the book's order."""
+    root = Path(runs_root)
+    found = {r.config.profile for r in finished_under(root)
+             if dataset is None or r.config.dataset == dataset} if root.is_dir() else set()
+    return [p for p in PROFILE_ORDER if p in found] + sorted(found - set(PROFILE_ORDER))
+
+
+def cell_status(line: pd.Series) -> str:
+    """One paper cell: 'met', 'missed', 'not run', or 'untrained' for a ResNet-18 cell that
+    ran on untrained weights (not the paper's baseline, so neither met nor missed)."""
+    if not line["n"]:
+        return "not run"
+    if "untrained" in str(line.get("weights", "")):
+        return "untrained"
+    return "met" if table1.meets_paper(line["mean"], line["paper"]) else "missed"
+
+
+def met_counts(comparison: pd.DataFrame) -> Counter[str]:
+    """How many of the paper's cells are met, missed, untrained or not run."""
+    return Counter(comparison.apply(cell_status, axis=1))
+
+
+def _protocol(protocol: str) -> str:
+    if protocol == names.HUNGARIAN:
+        return "Hungarian (k = classes)"
+    return paired.PROTOCOL_NAMES.get(protocol, protocol)
+
+
+def _difference(row: pd.Series) -> str:
+    interval = "" if pd.isna(row["lo"]) else f" [{row['lo']:+.3f}, {row['hi']:+.3f}]"
+    return f"{row['difference']:+.3f}{interval}"
+
+
+def _in_protocol_order(rows: pd.DataFrame) -> pd.DataFrame:
+    order = {p: i for i, p in enumerate(PROTOCOL_ORDER)}
+    return rows.sort_values("protocol", key=lambda c: c.map(order).fillna(len(order)), kind="stable")
+
+
+def floor_clause(differences: pd.DataFrame, floor: str, only_unbeaten: bool = False,
+                 intervals: bool = True) -> str:
+    """Our latent against one floor on one dataset and split, grouped by verdict, e.g.
+    'beats raw pixels on (b) kNN (+0.034 [+0.020, +0.047]); loses to them on (a) mapping
+    (-0.106 [-0.126, -0.086])'. With only_unbeaten, the protocols it beats are left out
+    ('' when none is left); without intervals, the differences are left out."""
+    rows = _in_protocol_order(differences[differences["floor"] == floor])
+    clauses = []
+    for verdict in ("beats", "ties", "loses", "one seed"):
+        if only_unbeaten and verdict == "beats":
+            continue
+        hits = rows[rows["verdict"] == verdict]
+        if hits.empty:
+            continue
+        listed = ", ".join(_protocol(r["protocol"]) + (f" ({_difference(r)})" if intervals else "")
+                           for _, r in hits.iterrows())
+        target = FLOOR_WORDS.get(floor, floor) if not clauses else (
+            "them" if floor == names.RAW_PIXELS else "it")
+        clauses.append(f"{VERDICT_WORDS[verdict]} {target} on {listed}")
+    return "; ".join(clauses)
+
+
+def floors_sentence(differences: pd.DataFrame, intervals: bool = True) -> str:
+    """Our latent against raw pixels and the untrained encoder (every verdict) and the
+    majority class (only where it is not beaten), on one dataset and split."""
+    parts = [floor_clause(differences, floor, intervals=intervals) for floor in FLOOR_ORDER[:2]]
+    parts.append(floor_clause(differences, names.MAJORITY, only_unbeaten=True, intervals=intervals))
+    seeds = int(differences["seeds"].max()) if len(differences) else 0
+    text = "; ".join(p for p in parts if p)
+    said = ", ours minus the floor and its 95% interval" if intervals else ""
+    return f"{text} ({seeds} seed{'s' if seeds != 1 else ''}{said})"
+
+
+def paper_sentence(comparison: pd.DataFrame, dataset: str | None = None) -> str:
+    """How many of the paper's cells (of `dataset`, or all) the profile meets, with the
+    untrained and unrun cells said apart."""
+    if dataset is not None:
+        comparison = comparison[comparison["dataset"] == dataset]
+    counts = met_counts(comparison)
+    judged = counts["met"] + counts["missed"]
+    text = f"meets {counts['met']} of the {judged} paper numbers it can be judged on"
+    extra = []
+    if counts["untrained"]:
+        n = counts["untrained"]
+        extra.append(f"{n} ResNet-18 number{'s' * (n != 1)} ran on untrained weights and "
+                     f"{'is' if n == 1 else 'are'} not counted")
+    if counts["not run"]:
+        n = counts["not run"]
+        extra.append(f"{n} {'has' if n == 1 else 'have'} no run")
+    return text + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def profile_frames(runs_root: str | Path, profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A profile's comparison with the paper and its paired differences."""
+    rows = table1.collect_runs(runs_root, profile)
+    return table1.compare_with_paper(stats.summarise(rows)), paired.paired_differences(rows)
+
+
+def dataset_findings(runs_root: str | Path, dataset: str, profiles: list[str] | None = None,
+                     intervals: bool = True) -> str:
+    """Markdown bullets: per profile with runs of `dataset`, the paper cells it meets and,
+    per split, where our latent beats, ties or loses to each floor."""
+    lines = []
+    in_paper = dataset in {d for d, _ in PAPER_DATASETS.values()}
+    for profile in profiles or profiles_with_runs(runs_root, dataset):
+        try:
+            comparison, differences = profile_frames(runs_root, profile)
+        except CaeError as exc:  # e.g. runs of one profile with different settings
+            lines.append(f"- **`{profile}`**: not summarised: {exc}")
+            continue
+        head = f"- **`{profile}`**"
+        if in_paper:
+            head += f": {paper_sentence(comparison, dataset)}."
+        lines.append(head)
+        mine = differences[differences["dataset"] == dataset] if len(differences) else differences
+        for split in [s for s in SPLIT_ORDER if len(mine) and s in set(mine["split"])]:
+            sentence = floors_sentence(mine[mine["split"] == split], intervals)
+            lines.append(f"  - {split}: our latent {sentence}.")
+    if not lines:
+        return f"No finished run of {dataset_name(dataset)} under `{runs_root}`."
+    return "\n".join(lines)
+
+
+def resnet_note(runs_root: str | Path, profiles: list[str]) -> str:
+    """A sentence on the ResNet-18 baselines: whether any ran on untrained weights and how
+    to rerun them with the ImageNet weights."""
+    untrained = sum(met_counts(profile_frames(runs_root, p)[0])["untrained"] for p in profiles)
+    if not untrained:
+        return ""
+    return ("**The paper's main comparison is not reproduced here.** The ImageNet ResNet-18 "
+            "weights could not be downloaded on the machines that made these runs, so the "
+            "ResNet18 and Feature+KM rows ran on an untrained ResNet-18: they are grey in "
+            "every grid, marked [UNTRAINED], and left out of every count above. With the "
+            f"weights, rerun them with {REWEIGHTS_HINT}.")
+
+
+def findings_at_a_glance(runs_root: str | Path) -> str:
+    """The intro's Markdown section: per dataset and profile, what the runs meet and where
+    the floors win; then the ResNet-18 note."""
+    profiles = profiles_with_runs(runs_root)
+    datasets = sorted({r.config.dataset for r in finished_under(runs_root)},
+                      key=lambda d: (d not in DATASET_NAMES, d))
+    parts = ["## Findings at a glance", "",
+             "Generated from the committed runs (`python -m cae.report.fragments artifacts`); "
+             "each profile is described in the method chapter. *Meets* means our mean over "
+             "the seeds reaches the paper's value. Against a floor, *beats* and *loses to* "
+             "mean the 95% interval of our accuracy minus the floor's, paired by seed, lies "
+             "wholly above or below zero; *ties* means it holds zero, so these seeds cannot "
+             "tell the two apart. Protocols: (a) cluster-to-label mapping, (b) 5-nearest "
+             "neighbours, (c) linear probe; Hungarian is KMeans with one cluster per class "
+             "(k given from the labels).", ""]
+    for profile in profiles:
+        comparison, _ = profile_frames(runs_root, profile)
+        parts.append(f"- **`{profile}`**, all of Table 1: {paper_sentence(comparison)}.")
+    parts.append("")
+    for dataset in datasets:
+        parts += [f"### {dataset_name(dataset)}", "",
+                  dataset_findings(runs_root, dataset, intervals=False), ""]
+    note = resnet_note(runs_root, profiles)
+    return "\n".join(parts + ([note, ""] if note else []))
+
+
+def averaging_findings(runs_root: str | Path, profiles: list[str] | None = None,
+                       paper_model: str = "Ours (lin)") -> str:
+    """Markdown: per profile, which averaging of our precision and recall lies nearest the
+    paper's `paper_model` row (`cae.report.averaging`), and how often an exchanged pair
+    (precision and recall swapped) is the nearest by shape."""
+    from cae.report import averaging
+
+    lines, exchanged, judged = [], 0, 0
+    for profile in profiles or profiles_with_runs(runs_root):
+        closest = averaging.closest_averaging(averaging.averaging_candidates(
+            stats.summarise(table1.collect_runs(runs_root, profile))))
+        if closest.empty:
+            continue
+        rows = closest[(closest["paper_model"] == paper_model) & ~closest["shape_tie"]]
+        exchanged += int(rows["by_shape"].str.endswith("exchanged").sum())
+        judged += len(rows)
+        lines += [f"- `{profile}`: {sentence}" for sentence in averaging.findings(closest, paper_model)]
+    if not lines:
+        return f"No finished run under `{runs_root}` has a {paper_model} row of the paper's datasets."
+    reading = ("so the runs support the reading that the paper printed them exchanged"
+               if judged and exchanged > judged / 2 else
+               "so the runs do not single out the exchanged reading: the paper's pairs fit no "
+               "one averaging, swapped or not, across profiles and splits")
+    lines.append(f"\nOf the {judged} {paper_model} rows where one averaging stands out by shape, "
+                 f"{exchanged} are nearest with precision and recall exchanged, {reading}.")
+    return "\n".join(lines)

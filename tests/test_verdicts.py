@@ -1,0 +1,79 @@
+"""The book's verdict sentences (cae.report.verdicts) and its generated fragments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cae import names
+from cae.report import fragments, verdicts
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _diff(protocol: str, floor: str, difference: float, lo: float, hi: float, seeds: int = 5) -> dict:
+    verdict = "one seed" if np.isnan(lo) else "beats" if lo > 0 else "loses" if hi < 0 else "ties"
+    return dict(dataset="pneumoniamnist", split="test", protocol=protocol, floor=floor,
+                difference=difference, lo=lo, hi=hi, seeds=seeds, verdict=verdict)
+
+
+@pytest.fixture
+def differences() -> pd.DataFrame:
+    return pd.DataFrame([
+        _diff(names.KNN, names.RAW_PIXELS, 0.034, 0.020, 0.047),
+        _diff(names.STAT, names.RAW_PIXELS, -0.106, -0.126, -0.086),
+        _diff(names.LIN, names.RAW_PIXELS, -0.008, -0.016, 0.001),
+        _diff(names.HUNGARIAN, names.UNTRAINED, -0.071, -0.111, -0.030),
+        _diff(names.KNN, names.UNTRAINED, 0.039, 0.014, 0.065),
+        _diff(names.KNN, names.MAJORITY, 0.232, 0.219, 0.246),
+        _diff(names.HUNGARIAN, names.MAJORITY, -0.115, -0.148, -0.083),
+    ])
+
+
+def test_floor_clause_groups_protocols_by_verdict_in_protocol_order(differences):
+    assert verdicts.floor_clause(differences, names.RAW_PIXELS) == (
+        "beats raw pixels on (b) kNN (+0.034 [+0.020, +0.047]); "
+        "ties them on (c) linear (-0.008 [-0.016, +0.001]); "
+        "loses to them on (a) mapping (-0.106 [-0.126, -0.086])")
+    assert verdicts.floor_clause(differences, names.UNTRAINED, intervals=False) == (
+        "beats the untrained encoder on (b) kNN; loses to it on Hungarian (k = classes)")
+
+
+def test_the_majority_class_is_named_only_where_it_is_not_beaten(differences):
+    assert verdicts.floor_clause(differences, names.MAJORITY, only_unbeaten=True, intervals=False) == (
+        "loses to the majority class on Hungarian (k = classes)")
+    beaten = differences[differences["protocol"] == names.KNN]
+    assert verdicts.floor_clause(beaten, names.MAJORITY, only_unbeaten=True) == ""
+    sentence = verdicts.floors_sentence(differences, intervals=False)
+    assert sentence.endswith("loses to the majority class on Hungarian (k = classes) (5 seeds)")
+
+
+def _cell(mean: float, paper: float, n: int = 5, weights: str = "") -> dict:
+    return dict(mean=mean, paper=paper, n=n, weights=weights, dataset="pneumoniamnist")
+
+
+def test_untrained_baselines_are_neither_met_nor_missed():
+    comparison = pd.DataFrame([_cell(0.86, 0.84), _cell(0.80, 0.84), _cell(0.84, 0.84),
+                               _cell(0.90, 0.74, weights="untrained"), _cell(np.nan, 0.5, n=0)])
+    assert list(comparison.apply(verdicts.cell_status, axis=1)) == [
+        "met", "missed", "met", "untrained", "not run"]
+    assert verdicts.paper_sentence(comparison) == (
+        "meets 2 of the 3 paper numbers it can be judged on (1 ResNet-18 number ran on "
+        "untrained weights and is not counted; 1 has no run)")
+
+
+def test_committed_fragments_are_what_the_committed_runs_give():
+    """book/generated/ must be regenerated (python -m cae.report.fragments artifacts) after
+    any change to the runs, the profiles or the sentences that read them."""
+    for name, text in fragments.render(ROOT / "artifacts").items():
+        committed = (ROOT / "book" / "generated" / name).read_text(encoding="utf8")
+        assert committed == text, (f"book/generated/{name} is stale: run "
+                                   "python -m cae.report.fragments artifacts")
+
+
+def test_fragments_command_refuses_a_missing_runs_folder(tmp_path, capsys):
+    assert fragments.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+    assert "error" in capsys.readouterr().err
