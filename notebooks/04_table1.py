@@ -221,6 +221,15 @@ for dataset in ("mnist", "pneumoniamnist"):
                      + verdicts.dataset_findings(runs_root, dataset)))
 
 # %% [markdown]
+# **Which profile meets which cell** of the paper's Table 1 (its ResNet-18 rows left out
+# where they ran on untrained weights):
+
+# %%
+met_by = verdicts.met_by_profile(runs_root, [profile, validated_profile, *more_profiles])
+display(Markdown(verdicts.unmet_sentence(met_by)))
+met_by[met_by["met by"] != "untrained weights"]
+
+# %% [markdown]
 # (paired-verdicts)=
 # ## Paired verdicts: our latent against each floor
 #

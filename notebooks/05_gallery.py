@@ -52,9 +52,10 @@ HTML(gallery.gallery_html(rows))
 # ## How to read it
 #
 # - **Profiles.** `paper` follows the paper's schedule; `validated` keeps that schedule
-#   and sets the choices the paper leaves open on validation data (see the method
-#   chapter); `quick` and `smoke` are shortened schedules whose numbers only show that
-#   the pipeline runs.
+#   and sets the choices the paper leaves open on validation data; `beyond` adds the two
+#   changes the selection screen found best (not in the paper); `authors` takes every
+#   setting the first author's public code fixes (all in the method chapter); `quick`
+#   and `smoke` are shortened schedules whose numbers only show that the pipeline runs.
 # - **Against the floors.** A score above its pixel floor is what the learned
 #   representation adds; one below it says the images alone, read the same way, do as
 #   well. The majority class is the floor of every protocol.

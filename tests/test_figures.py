@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -111,7 +112,7 @@ def test_composition_heatmap_orders_clusters_and_annotates_fractions():
     # shares under 0.05 are left blank; the rest read without a leading zero
     assert [t.get_text() for t in ax.texts] == [".80", ".20", "", "", "", "", "", ".90", ".10",
                                                 "", "", ".99"]
-    assert ax.get_title() == "k = 4: share of each cluster's images by class"
+    assert ax.get_title() == "k = 4: each cluster's images by class"
 
 
 def test_tsne_embedding_is_seeded_subsamples_and_maps_prototypes():
@@ -182,3 +183,31 @@ def test_against_k_comparison_draws_accuracy_and_nmi_per_run():
     assert [line.get_linestyle() for line in ax.lines] == ["-", "--", "-", "--"]
     assert ax.lines[0].get_color() == ax.lines[1].get_color() != ax.lines[2].get_color()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
+
+
+def test_composition_heatmap_fits_long_class_names_and_its_title():
+    names = ["adipose tissue and fat", "background", "debris", "lymphocytes"]
+    fig = figures.composition_heatmap(np.array([[5, 1, 0, 0], [0, 2, 7, 1]]), names)
+    width, _ = fig.get_size_inches()
+    assert width >= 4.5  # the title fits at 120 dpi
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == "adipose tissue…" and all(len(label) <= 16 for label in labels)
+    assert all(t.get_rotation() == 30 for t in ax.get_xticklabels())
+    digits = figures.composition_heatmap(np.eye(3), ["0", "1", "2"]).axes[0]
+    assert all(t.get_rotation() == 0 for t in digits.get_xticklabels())
+
+
+def test_redraw_rewrites_a_committed_runs_compositions(tmp_path):
+    from cae.report import redraw
+
+    source = Path(__file__).resolve().parent.parent / "artifacts" / "pneumoniamnist-validated-seed0"
+    run = tmp_path / source.name
+    (run / "figures").mkdir(parents=True)
+    for name in ("config.json", "history.json", "elbow.json", "metrics.json", "provenance.json",
+                 "mapping_vs_k.json"):
+        (run / name).write_bytes((source / name).read_bytes())
+    written = redraw.redraw_compositions(run)
+    assert sorted(p.name for p in written) == sorted(
+        p.name for p in (source / "figures").glob("composition_*.png"))
+    assert redraw.main([str(tmp_path / "missing")]) == 2

@@ -77,3 +77,13 @@ def test_committed_fragments_are_what_the_committed_runs_give():
 def test_fragments_command_refuses_a_missing_runs_folder(tmp_path, capsys):
     assert fragments.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_met_by_profile_names_the_profiles_meeting_each_paper_cell():
+    table = verdicts.met_by_profile(ROOT / "artifacts", ["paper", "validated"])
+    assert len(table) == 45
+    for _, row in table.iterrows():
+        met = [p for p in ("paper", "validated") if row[p] == "met"]
+        untrained = (row[["paper", "validated"]] == "untrained").any()
+        assert row["met by"] == (", ".join(met) or ("untrained weights" if untrained else "none"))
+    assert verdicts.unmet_sentence(table).startswith("No profile meets")

@@ -227,3 +227,32 @@ def averaging_findings(runs_root: str | Path, profiles: list[str] | None = None,
     lines.append(f"\nOf the {judged} {paper_model} rows where one averaging stands out by shape, "
                  f"{exchanged} are nearest with precision and recall exchanged, {reading}.")
     return "\n".join(lines)
+
+
+def met_by_profile(runs_root: str | Path, profiles: list[str] | None = None) -> pd.DataFrame:
+    """Which profile meets which cell of the paper's Table 1: one line per paper cell, one
+    column per profile with runs ('met', 'missed', 'untrained', 'not run'), and `met by`
+    naming the profiles that meet it ('none' where no profile does)."""
+    statuses = {}
+    for profile in profiles or profiles_with_runs(runs_root):
+        comparison = profile_frames(runs_root, profile)[0]
+        statuses[profile] = comparison.apply(cell_status, axis=1)
+    keys = profile_frames(runs_root, next(iter(statuses)))[0][["paper_model", "paper_dataset", "metric"]]
+    table = pd.concat([keys, pd.DataFrame(statuses)], axis=1)
+    met = table[list(statuses)].eq("met")
+    table["met by"] = [", ".join(p for p in statuses if row[p]) or
+                       ("untrained weights" if (table.loc[i, list(statuses)] == "untrained").any() else "none")
+                       for i, row in met.iterrows()]
+    return table.set_index(["paper_model", "paper_dataset", "metric"]).rename_axis(
+        index=["row (paper)", "dataset", "metric"])
+
+
+def unmet_sentence(table: pd.DataFrame) -> str:
+    """Markdown: the paper cells no profile meets, from `met_by_profile`'s table."""
+    unmet = table[table["met by"] == "none"]
+    untrained = int((table["met by"] == "untrained weights").sum())
+    cells = "; ".join(f"{model}, {dataset}, {metric}" for model, dataset, metric in unmet.index)
+    text = (f"No profile meets {len(unmet)} of the paper's {len(table)} numbers: {cells}."
+            if len(unmet) else f"Every judged cell of the paper's {len(table)} is met by some profile.")
+    return text + (f" The {untrained} ResNet-18 cells ran on untrained weights and are not judged."
+                   if untrained else "")
