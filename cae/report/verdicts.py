@@ -240,8 +240,9 @@ def met_by_profile(runs_root: str | Path, profiles: list[str] | None = None) -> 
     keys = profile_frames(runs_root, next(iter(statuses)))[0][["paper_model", "paper_dataset", "metric"]]
     table = pd.concat([keys, pd.DataFrame(statuses)], axis=1)
     met = table[list(statuses)].eq("met")
+    untrained = table[list(statuses)].eq("untrained").any(axis=1)
     table["met by"] = [", ".join(p for p in statuses if row[p]) or
-                       ("untrained weights" if (table.loc[i, list(statuses)] == "untrained").any() else "none")
+                       ("untrained weights" if untrained[i] else "none")
                        for i, row in met.iterrows()]
     return table.set_index(["paper_model", "paper_dataset", "metric"]).rename_axis(
         index=["row (paper)", "dataset", "metric"])
