@@ -103,7 +103,9 @@ def notebook_run(profile: str, overrides: Any, runs_root: str | Path, run_name: 
     )
 
     cfg = notebook_config(profile, overrides, **parameters)
-    return cfg, reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
+    artifacts = reproduce(cfg, notebook_run_dir(cfg, runs_root, run_name), retrain=retrain)
+    assert artifacts is not None  # None only in torchrun's other processes; a notebook is one
+    return cfg, artifacts
 
 
 def notebook_run_dir(cfg: RunConfig, runs_root: str | Path, run_name: str | None = None) -> Path:

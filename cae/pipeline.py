@@ -64,6 +64,7 @@ def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False
     if is_main():
         write_json(run_dir / "history.json", state.history)
         elbow = state.elbow
+        assert elbow is not None  # train returns once the prototypes are fitted
         write_json(run_dir / "elbow.json", {"k": elbow.k, "ks": elbow.ks,
                                              "inertias": elbow.inertias, "metric": elbow.metric,
                                              "scores": elbow.scores})
@@ -80,7 +81,8 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     h = {s: encode(nets.encoder, data.splits[s].images, device, precision) for s in data.splits}
     c = {s: clustered(nets, v, cfg) for s, v in h.items()}
     eval_hs = {s: h[s] for s in data.eval_splits}
-    predictions = protocol_predictions(h["train"], data, eval_hs, nets.prototypes.cpu(), cfg, c)
+    predictions = protocol_predictions(h["train"], data, eval_hs, nets.require_prototypes().cpu(),
+                                       cfg, c)
     rows = score_rows(names.OURS, predictions, data, cfg.seed)
     rows += head_rows(names.HEAD_MODEL, h["train"], data, eval_hs, cfg)
     if floors:

@@ -8,10 +8,11 @@ sets (ChestMNIST), whose images have no single class, and 3D volumes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cae.errors import CaeError
 
-MNIST_INFO = {
+MNIST_INFO: dict[str, Any] = {
     "python_class": "MNIST",
     "description": "MNIST holds 70,000 handwritten digits, 0 to 9, remixed from NIST's special "
                    "databases (LeCun et al., 1998): 60,000 training and 10,000 test images of "
@@ -78,7 +79,7 @@ class DatasetInfo:
         return f"{self.task}, {n} classes"
 
 
-def _medmnist_info() -> dict:
+def _medmnist_info() -> dict[str, dict[str, Any]]:
     import medmnist
 
     return medmnist.INFO

@@ -195,9 +195,9 @@ def keep_scored_splits(dataset: Dataset, score_on: str) -> None:
 
 
 def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:
-    images = torch.as_tensor(np.asarray(images), dtype=torch.uint8)
-    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
-    return Split(images.contiguous(), torch.as_tensor(np.asarray(labels)).reshape(-1).long())
+    tensor = torch.as_tensor(np.asarray(images), dtype=torch.uint8)
+    tensor = tensor.unsqueeze(1) if tensor.ndim == 3 else tensor.permute(0, 3, 1, 2)
+    return Split(tensor.contiguous(), torch.as_tensor(np.asarray(labels)).reshape(-1).long())
 
 
 @contextlib.contextmanager

@@ -44,7 +44,11 @@ def imagenet_cache_path() -> Path:
 def download_imagenet_weights(path: Path) -> None:
     """torchvision's ImageNet ResNet-18 weights, fetched to path by torch.hub's downloader
     (hash prefix checked); silent unless it worked, and leaves no empty folder if not."""
-    prefix = torch.hub.HASH_REGEX.search(os.path.basename(IMAGENET_WEIGHTS.url)).group(1)
+    match = torch.hub.HASH_REGEX.search(os.path.basename(IMAGENET_WEIGHTS.url))
+    if match is None:
+        raise CaeError(f"{IMAGENET_WEIGHTS.url} names no hash to check the download against; "
+                       f"download the weights yourself to {path}")
+    prefix = match.group(1)
     with folder_for_download(path.parent):
         torch.hub.download_url_to_file(IMAGENET_WEIGHTS.url, str(path), hash_prefix=prefix,
                                        progress=False)

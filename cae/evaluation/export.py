@@ -41,12 +41,15 @@ OPSET = 18  # run by onnxruntime and by onnxruntime-web 1.30 (scripts/fetch_onnx
 class PrototypeMixer(nn.Module):
     """Mixing weights (b, k) and a temperature (1,) -> images (b, c, 28, 28) and s (b, k)."""
 
+    latents: torch.Tensor  # buffers, registered in __init__
+    prototypes: torch.Tensor
+
     def __init__(self, nets: Networks, latents: torch.Tensor, cfg: RunConfig):
         super().__init__()
         self.register_buffer("latents", latents.float().cpu())
-        self.register_buffer("prototypes", nets.prototypes.float().cpu())
+        self.register_buffer("prototypes", nets.require_prototypes().float().cpu())
         self.projector = nets.projector.cpu() if cfg.cluster_on == "z" else None
-        self.cond_decoder = nets.cond_decoder.cpu()
+        self.cond_decoder = nets.require_cond_decoder().cpu()
 
     def forward(self, weights: torch.Tensor, temperature: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -164,8 +164,8 @@ def train_linear_head(x: torch.Tensor, y: torch.Tensor | np.ndarray, n_classes: 
             loss.backward()
             optimizer.step()
     with torch.no_grad():
-        head.bias -= head.weight @ (mean / std)
-        head.weight /= std
+        head.bias.sub_(head.weight @ (mean / std))
+        head.weight.div_(std)
     return head
 
 

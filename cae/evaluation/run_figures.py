@@ -12,7 +12,7 @@ import torch
 from cae.config import RunConfig
 from cae.data.datasets import Dataset
 from cae.evaluation.protocols import Prediction, mapping_protocol
-from cae.infra.runs import composition_ks, read_json
+from cae.infra.runs import AgainstK, composition_ks, read_json
 from cae.infra.runtime import to_float
 from cae.method.clustering import soft_assign
 from cae.method.networks import Networks, clustered
@@ -32,7 +32,7 @@ class RunResults:
     h: dict[str, torch.Tensor]
     c: dict[str, torch.Tensor]
     mapping: dict[str, Prediction]
-    against_k: dict
+    against_k: AgainstK
 
 
 def draw_figures(results: RunResults, run_dir: Path, device: torch.device) -> None:
@@ -93,9 +93,10 @@ def draw_against_k(results: RunResults, elbow: dict, out: Path) -> None:
 def draw_tsne(results: RunResults, out: Path) -> None:
     """figures/tsne_<split>.png: t-SNE of the clustered space with the prototypes, per eval split."""
     cfg, data = results.cfg, results.data
-    prototypes = results.nets.prototypes.cpu()
+    prototypes = results.nets.require_prototypes().cpu()
     for name in data.eval_splits:
         mapping = results.mapping[name]
+        assert mapping.clusters is not None  # protocol (a) maps from clusters
         points, proto_points, index = figures.tsne_embedding(results.c[name], prototypes, cfg.seed,
                                                              cfg.tsne_samples)
         panels = figures.tsne_panels(points, proto_points, data.splits[name].labels.numpy()[index],
@@ -112,15 +113,16 @@ def draw_reconstructions(results: RunResults, out: Path, device: torch.device) -
     x = images[:8].to(device)
     with torch.no_grad():
         hx = nets.encoder(to_float(x, False))
-        s = soft_assign(clustered(nets, hx, cfg), nets.prototypes, cfg.assign_temperature)
-        recon = nets.cond_decoder(hx, s)
+        s = soft_assign(clustered(nets, hx, cfg), nets.require_prototypes(),
+                        cfg.assign_temperature)
+        recon = nets.require_cond_decoder()(hx, s)
     figures.save_figure(figures.reconstruction_grid(images[:8], recon.float().cpu()),
                         out / "reconstructions.png")
 
 
 def prototype_titles(results: RunResults) -> list[str]:
     """One title per prototype: the class protocol (a) maps its cluster to."""
-    data, prototypes = results.data, results.nets.prototypes.cpu()
+    data, prototypes = results.data, results.nets.require_prototypes().cpu()
     cluster_labels = mapping_protocol(results.c["train"], data.splits["train"].labels, prototypes,
                                       prototypes, data.n_classes).y_pred
     return [f"cluster {i} -> {data.class_names[c]}" for i, c in enumerate(cluster_labels)]

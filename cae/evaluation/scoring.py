@@ -28,7 +28,7 @@ from cae.evaluation.protocols import (
     metrics_table,
 )
 from cae.infra.files import atomic_write_text, write_json
-from cae.infra.runs import read_json
+from cae.infra.runs import AgainstK, KCurves, read_json
 from cae.method.cluster_head import HeadSettings, head_clusters
 from cae.method.clustering import kmeans_clusters, kmeans_fits
 
@@ -106,7 +106,7 @@ def head_rows(model: str, train_h: torch.Tensor, data: Dataset, eval_hs: dict[st
     return score_rows(model, predictions, data, cfg.seed)
 
 
-def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig) -> dict:
+def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig) -> AgainstK:
     """Protocol (a) for every k of the elbow's range: mapped accuracy, NMI and ARI per eval
     split, on the clustered vectors h (h or z, every split).
 
@@ -116,19 +116,21 @@ def mapping_against_k(h: dict[str, torch.Tensor], data: Dataset, cfg: RunConfig)
     """
     fits = kmeans_fits(F.normalize(h["train"], dim=1).numpy(), cfg.k_min, cfg.k_max, cfg.seed,
                        cfg.kmeans_n_init)
-    result = {"ks": list(fits)}
+    result: AgainstK = {"ks": list(fits)}
     for split in data.eval_splits:
         y = data.splits[split].labels
-        scores = []
+        curves = KCurves(accuracy=[], nmi=[], ari=[], composition=[])
         for k, fit in fits.items():
             pred = mapping_protocol(h["train"], data.splits["train"].labels, h[split],
                                     torch.from_numpy(fit.cluster_centers_).float(), data.n_classes)
-            scores.append({"accuracy": classification_metrics(y, pred, data.n_classes)["accuracy"],
-                           **cluster_metrics(y, pred.clusters),
-                           "composition": cluster_composition(pred.clusters, y, k,
-                                                              data.n_classes).tolist()})
-        result[split] = {name: [row[name] for row in scores]
-                         for name in ("accuracy", "nmi", "ari", "composition")}
+            assert pred.clusters is not None  # protocol (a) maps from clusters
+            curves["accuracy"].append(classification_metrics(y, pred, data.n_classes)["accuracy"])
+            agreement = cluster_metrics(y, pred.clusters)
+            curves["nmi"].append(agreement["nmi"])
+            curves["ari"].append(agreement["ari"])
+            curves["composition"].append(cluster_composition(pred.clusters, y, k,
+                                                             data.n_classes).tolist())
+        result[split] = curves
     return result
 
 

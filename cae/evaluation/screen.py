@@ -27,6 +27,7 @@ from cae import config, names
 from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.protocols import (
+    Prediction,
     classification_metrics,
     cluster_metrics,
     hungarian_protocol,
@@ -58,8 +59,12 @@ DEFAULT_OPTIONS = {"k range and elbow score": "distortion, k <= 10",
                    "KMeans restarts": "1 restarts", "h or z": "KMeans on h"}
 
 
-def _val_accuracy(data: Dataset, pred) -> float:
-    return classification_metrics(data.splits["val"].labels, pred, data.n_classes)["accuracy"]
+def _val_scores(data: Dataset, pred: Prediction) -> dict[str, float]:
+    """Accuracy, NMI and ARI of a prediction mapped from clusters, on the val split."""
+    y = data.splits["val"].labels
+    assert pred.clusters is not None  # mapping_protocol and hungarian_protocol set it
+    return {"accuracy": classification_metrics(y, pred, data.n_classes)["accuracy"],
+            **cluster_metrics(y, pred.clusters)}
 
 
 def elbow_scores(x: np.ndarray, fits: dict, seed: int) -> dict[str, list[float]]:
@@ -88,15 +93,13 @@ def clustering_screen(h: dict[str, torch.Tensor], z: dict[str, torch.Tensor], da
             pred = mapping_protocol(h["train"], train_y, h["val"],
                                     torch.from_numpy(fits[k].cluster_centers_).float(), n_classes)
             rows.append(dict(choice="k range and elbow score", option=f"{metric}, k <= {k_max}",
-                             protocol="stat", k=k, accuracy=_val_accuracy(data, pred),
-                             **cluster_metrics(data.splits["val"].labels, pred.clusters)))
+                             protocol="stat", k=k, **_val_scores(data, pred)))
     for name, rep, n_inits in (("h", h, N_INIT_CHOICES), ("z", z, (cfg.kmeans_n_init,))):
         for n_init in n_inits:
             train_c, eval_c = kmeans_clusters(rep["train"], {"val": rep["val"]}, n_classes,
                                               cfg.seed, n_init)
             pred = hungarian_protocol(train_c, train_y, eval_c["val"], n_classes)
-            row = dict(protocol="hungarian", k=n_classes, accuracy=_val_accuracy(data, pred),
-                       **cluster_metrics(data.splits["val"].labels, pred.clusters))
+            row = dict(protocol="hungarian", k=n_classes, **_val_scores(data, pred))
             if name == "h":
                 rows.append(dict(choice="KMeans restarts", option=f"{n_init} restarts", **row))
             if n_init == cfg.kmeans_n_init:
@@ -107,8 +110,7 @@ def clustering_screen(h: dict[str, torch.Tensor], z: dict[str, torch.Tensor], da
                                         settings)
         pred = hungarian_protocol(train_c, train_y, eval_c["val"], n_classes)
         rows.append(dict(choice="clustering head", option=method, protocol="hungarian",
-                         k=n_classes, accuracy=_val_accuracy(data, pred),
-                         **cluster_metrics(data.splits["val"].labels, pred.clusters)))
+                         k=n_classes, **_val_scores(data, pred)))
     return rows
 
 

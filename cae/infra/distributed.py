@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cae.errors import CaeError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=nn.Module)
 _WRAPPED: dict[nn.Module, DistributedDataParallel] = {}  # one DDP wrapper per trained module
 
 
@@ -171,12 +172,13 @@ def global_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def ddp(module: nn.Module) -> nn.Module:
+def ddp(module: M) -> M:
     """module as a training step calls it: itself in one process; under torchrun wrapped
     (once) in DistributedDataParallel, which averages its gradients over processes, with
-    its BatchNorm layers on global-batch statistics."""
+    its BatchNorm layers on global-batch statistics. Typed as the module it stands in for:
+    a step only calls it, and the wrapper's call is the module's."""
     if world_size() == 1:
         return module
     if module not in _WRAPPED:
         _WRAPPED[module] = DistributedDataParallel(global_batchnorm(module))
-    return _WRAPPED[module]
+    return cast(M, _WRAPPED[module])

@@ -25,7 +25,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
     given `peaks`, the peak so far after each phase)."""
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
     device = runtime.device
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

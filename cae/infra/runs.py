@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pandas as pd
 
@@ -26,6 +26,19 @@ from cae.errors import CaeError
 if TYPE_CHECKING:  # reading runs imports no torch
     from cae.data.datasets import Dataset
 
+
+class KCurves(TypedDict):
+    """Protocol (a) on one eval split at every k of the elbow's range (`mapping_vs_k.json`)."""
+
+    accuracy: list[float]
+    nmi: list[float]
+    ari: list[float]
+    composition: list[list[list[int]]]  # per k, the cluster-by-class counts
+
+
+# `mapping_vs_k.json`: "ks", the k range (list[int]), and one KCurves per eval split. A
+# TypedDict cannot mix that fixed key with keys named by the splits, hence Any.
+AgainstK = dict[str, Any]
 
 
 @dataclass
@@ -77,7 +90,7 @@ def composition_ks(elbow: dict, n_classes: int) -> list[int]:
     return sorted({elbow["k"], class_count_k(elbow["ks"], n_classes)})
 
 
-def read_against_k(run_dir: Path) -> dict:
+def read_against_k(run_dir: Path) -> AgainstK:
     """The run's protocol (a) at every k and cluster composition (`mapping_vs_k.json`)."""
     path = Path(run_dir) / "mapping_vs_k.json"
     against_k = read_json(path) if path.is_file() else {}

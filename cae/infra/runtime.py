@@ -6,6 +6,7 @@ import contextlib
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import torch
 from torch import nn
@@ -119,6 +120,18 @@ def to_float(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
+@overload
+def encode(encoder: nn.Module, images: torch.Tensor, device: torch.device,
+           precision: str = ..., batch_size: int = ..., with_logvar: Literal[False] = ...
+           ) -> torch.Tensor: ...
+
+
+@overload
+def encode(encoder: nn.Module, images: torch.Tensor, device: torch.device,
+           precision: str = ..., batch_size: int = ..., *, with_logvar: Literal[True]
+           ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
 @torch.no_grad()
 def encode(encoder: nn.Module, images: torch.Tensor, device: torch.device,
            precision: str = "fp32", batch_size: int = 2048, with_logvar: bool = False
@@ -137,4 +150,7 @@ def encode(encoder: nn.Module, images: torch.Tensor, device: torch.device,
     if not out:
         return (torch.empty(0), torch.empty(0)) if with_logvar else torch.empty(0)
     columns = [torch.cat(column) for column in zip(*out)]
-    return tuple(columns) if with_logvar else columns[0]
+    if with_logvar:
+        mean, logvar = columns
+        return mean, logvar
+    return columns[0]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
 import torch
 
@@ -19,9 +19,40 @@ from cae.method.networks import Networks, TrainState, build_networks, freeze, pl
 CHECKPOINT = "checkpoint.pt"
 
 
-def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
+class ElbowPayload(TypedDict):
+    """An `ElbowResult` as the checkpoint holds it: its arrays as tensors."""
+
+    k: int
+    ks: list[int]
+    inertias: list[float]
+    centroids: torch.Tensor
+    labels: torch.Tensor
+    metric: NotRequired[str]  # these two are absent from older checkpoints: ElbowResult's defaults
+    scores: NotRequired[list[float] | None]
+
+
+class CheckpointPayload(TypedDict):
+    """What `checkpoint.pt` holds: tensors and plain values only (it loads with weights_only)."""
+
+    fingerprint: str  # RunConfig.fingerprint(training_only=True)
+    epoch: int
+    seconds: float
+    runtime: NotRequired[dict[str, str]]  # absent from checkpoints older than Runtime
+    world_size: NotRequired[int]  # absent from checkpoints older than torchrun support: 1
+    encoder: dict[str, Any]
+    projector: dict[str, Any]
+    decoder: dict[str, Any]
+    cond_decoder: dict[str, Any] | None
+    prototypes: torch.Tensor | None
+    optimizer: dict[str, Any]
+    generator: torch.Tensor
+    history: dict[str, list[float]]
+    elbow: ElbowPayload | None
+
+
+def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> CheckpointPayload:
     nets = state.nets
-    return dict(
+    return CheckpointPayload(
         fingerprint=cfg.fingerprint(training_only=True), epoch=state.epoch, seconds=state.seconds,
         runtime=state.runtime,
         world_size=world_size(),
@@ -34,10 +65,12 @@ def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> dict:
     )
 
 
-def _elbow_payload(elbow: ElbowResult) -> dict:
+def _elbow_payload(elbow: ElbowResult) -> ElbowPayload:
     """The elbow with its arrays as tensors, so the checkpoint loads with weights_only."""
-    return {**asdict(elbow), "centroids": torch.from_numpy(elbow.centroids),
-            "labels": torch.from_numpy(elbow.labels)}
+    return ElbowPayload(k=elbow.k, ks=elbow.ks, inertias=elbow.inertias,
+                        centroids=torch.from_numpy(elbow.centroids),
+                        labels=torch.from_numpy(elbow.labels), metric=elbow.metric,
+                        scores=elbow.scores)
 
 
 def save_checkpoint(state: TrainState, cfg: RunConfig, run_dir: Path) -> None:
@@ -50,7 +83,7 @@ def save_checkpoint(state: TrainState, cfg: RunConfig, run_dir: Path) -> None:
                  lambda handle: torch.save(_checkpoint_payload(state, cfg), handle), binary=True)
 
 
-def read_checkpoint(run_dir: Path, cfg: RunConfig) -> dict:
+def read_checkpoint(run_dir: Path, cfg: RunConfig) -> CheckpointPayload:
     """Load a checkpoint, refusing one written under a different configuration.
 
     Loaded with `weights_only=True`: tensors and plain Python values only, so a checkpoint
@@ -72,7 +105,7 @@ def read_checkpoint(run_dir: Path, cfg: RunConfig) -> dict:
     return payload
 
 
-def restore_networks(payload: dict, cfg: RunConfig, n_channels: int,
+def restore_networks(payload: CheckpointPayload, cfg: RunConfig, n_channels: int,
                      device: torch.device) -> Networks:
     """Rebuild the networks of a checkpoint on a device."""
     nets = build_networks(cfg, n_channels)

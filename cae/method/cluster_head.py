@@ -109,7 +109,9 @@ def _self_label(head: nn.Sequential, x: torch.Tensor, epochs: int, seed: int) ->
     """Fine-tune the head with cross-entropy on its own confident predictions (class-balanced)."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(head.parameters(), lr=SELF_LABEL_LR, weight_decay=1e-4)
-    n_clusters = head[-1].out_features
+    output_layer = head[-1]
+    assert isinstance(output_layer, nn.Linear)  # `_mlp` ends in the Linear to the clusters
+    n_clusters = output_layer.out_features
     for _ in range(epochs):
         with torch.no_grad():
             confidence, labels = F.softmax(head.eval()(x), dim=1).max(dim=1)

@@ -205,7 +205,8 @@ def cosine_similarity(h: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor
     return F.normalize(h, dim=1) @ F.normalize(prototypes, dim=1).T
 
 
-def soft_assign(h: torch.Tensor, prototypes: torch.Tensor, temperature: float) -> torch.Tensor:
+def soft_assign(h: torch.Tensor, prototypes: torch.Tensor,
+                temperature: float | torch.Tensor) -> torch.Tensor:
     """The paper's soft assignment s = softmax(cos(h, prototypes) / T), one column per prototype."""
     return torch.softmax(cosine_similarity(h, prototypes) / temperature, dim=1)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import torch
 from torch import nn
+
+from cae.errors import CaeError
 
 
 class Encoder(nn.Module):
@@ -27,11 +31,21 @@ class Encoder(nn.Module):
         self.to_latent = nn.Linear(c3, latent_dim)
         self.to_logvar = nn.Linear(c3, latent_dim) if variational else None
 
+    @overload
+    def forward(self, x: torch.Tensor, with_logvar: Literal[False] = ...) -> torch.Tensor: ...
+
+    @overload
+    def forward(self, x: torch.Tensor, with_logvar: Literal[True]
+                ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
     def forward(self, x: torch.Tensor, with_logvar: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The latent h; with `with_logvar` (variational encoders), (h, log-variance)."""
         features = self.features(x)
         if with_logvar:
+            if self.to_logvar is None:
+                raise CaeError("only a variational encoder has a log-variance; train with "
+                               "--set variational=true")
             return self.to_latent(features), self.to_logvar(features)
         return self.to_latent(features)
 

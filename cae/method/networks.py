@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from cae.config import RunConfig
+from cae.errors import CaeError
 from cae.method.clustering import ElbowResult
 from cae.method.models import ConditionalDecoder, Decoder, Encoder, Projector
 
@@ -23,6 +24,18 @@ class Networks:
     decoder: Decoder
     cond_decoder: ConditionalDecoder | None = None
     prototypes: torch.Tensor | None = None  # (k, d) in the L2-normalised clustered space (h or z)
+
+    def require_prototypes(self) -> torch.Tensor:
+        """The prototypes, or CaeError when phase 1 has not produced them yet."""
+        if self.prototypes is None:
+            raise CaeError("these networks have no prototypes yet: finish phase 1 first")
+        return self.prototypes
+
+    def require_cond_decoder(self) -> ConditionalDecoder:
+        """The conditional decoder, or CaeError when phase 1 has not produced it yet."""
+        if self.cond_decoder is None:
+            raise CaeError("these networks have no conditional decoder yet: finish phase 1 first")
+        return self.cond_decoder
 
 
 @dataclass
@@ -75,7 +88,8 @@ def place(nets: Networks, cfg: RunConfig, device: torch.device) -> Networks:
     """Move every network to the device, in channels_last when the config asks for it."""
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for module in _modules(nets):
-        module.to(device, memory_format=memory)
+        # torch's stubs lack Module.to(device, memory_format=...), which Module.to accepts
+        module.to(device, memory_format=memory)  # type: ignore[call-overload]
         if cfg.compile:
             module.compile()  # in place: state_dict keys stay those of the eager module
     return nets

@@ -30,11 +30,12 @@ def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device
     if not cfg.variational:
         raise CaeError("sampling from a cluster needs a variational run (--set variational=true)")
     mean, logvar = encode(nets.encoder, images, device, with_logvar=True)
-    prototypes = nets.prototypes.float().cpu()
+    prototypes = nets.require_prototypes().float().cpu()
     members = nearest_prototype(clustered(nets, mean, cfg), prototypes)
     g = torch.Generator().manual_seed(seed)
     samples = []
-    nets.cond_decoder.eval()
+    cond_decoder = nets.require_cond_decoder()
+    cond_decoder.eval()
     for i in range(len(prototypes)):
         own = torch.nonzero(members == i).flatten()
         if len(own) == 0:
@@ -44,7 +45,7 @@ def cluster_samples(nets: Networks, images: torch.Tensor, cfg: RunConfig, device
         h = reparameterise(mean[pick], logvar[pick], g)
         s = soft_assign(clustered(nets, h, cfg), prototypes, cfg.assign_temperature)
         with torch.no_grad():
-            samples.append(nets.cond_decoder(h.to(device), s.to(device)).float().cpu())
+            samples.append(cond_decoder(h.to(device), s.to(device)).float().cpu())
     return torch.stack(samples)
 
 
@@ -52,7 +53,7 @@ def prototype_latents(nets: Networks, h_train: torch.Tensor, c_train: torch.Tens
                       cluster_on: str) -> torch.Tensor:
     """One latent h per prototype, for the decoder: the prototype's direction at the median
     latent norm when h is clustered; the mean h of its nearest train members when z is."""
-    prototypes = nets.prototypes.float().cpu()
+    prototypes = nets.require_prototypes().float().cpu()
     if cluster_on == "h":
         return F.normalize(prototypes, dim=1) * h_train.norm(dim=1).median()
     members = nearest_prototype(c_train.float(), prototypes)
@@ -65,7 +66,8 @@ def decode_prototypes(nets: Networks, h_train: torch.Tensor, c_train: torch.Tens
     """Images of the prototypes: each prototype's latent (`prototype_latents`) decoded with
     the prototype's own soft assignment s."""
     latents = prototype_latents(nets, h_train, c_train, cfg.cluster_on).to(device)
+    prototypes, cond_decoder = nets.require_prototypes(), nets.require_cond_decoder()
     with torch.no_grad():
-        nets.cond_decoder.eval()
-        return nets.cond_decoder(latents, soft_assign(nets.prototypes, nets.prototypes,
-                                                      cfg.assign_temperature)).float().cpu()
+        cond_decoder.eval()
+        return cond_decoder(latents, soft_assign(prototypes, prototypes,
+                                                 cfg.assign_temperature)).float().cpu()

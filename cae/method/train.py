@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from cae.infra.runtime import Runtime, autocast, encode, to_float
 from cae.method.augment import AugmentParams, two_views
 from cae.method.checkpoints import (
     CHECKPOINT,
+    CheckpointPayload,
     read_checkpoint,
     restore_networks,
     save_checkpoint,
@@ -90,7 +92,7 @@ def trainable(nets: Networks, phase2: bool) -> Networks:
     projector and decoder; in phase 2 the conditional decoder) through `distributed.ddp`,
     so under torchrun their gradients are averaged over processes. In one process, nets."""
     if phase2:
-        return replace(nets, cond_decoder=ddp(nets.cond_decoder))
+        return replace(nets, cond_decoder=ddp(nets.require_cond_decoder()))
     return replace(nets, encoder=ddp(nets.encoder), projector=ddp(nets.projector),
                    decoder=ddp(nets.decoder))
 
@@ -130,11 +132,13 @@ def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
     with autocast(device, precision):
         with torch.no_grad():
             if cfg.variational:  # the decoder learns to decode draws, as the sampler makes
-                h = reparameterise(*nets.encoder(torch.cat([x1, x2]), with_logvar=True), g)
+                mean, logvar = nets.encoder(torch.cat([x1, x2]), with_logvar=True)
+                h = reparameterise(mean, logvar, g)
             else:
                 h = nets.encoder(torch.cat([x1, x2])).float()
-            s = soft_assign(clustered(nets, h, cfg), nets.prototypes, cfg.assign_temperature)
-        y = nets.cond_decoder(h, s)
+            s = soft_assign(clustered(nets, h, cfg), nets.require_prototypes(),
+                            cfg.assign_temperature)
+        y = nets.require_cond_decoder()(h, s)
     mse = reconstruction(x1, y[:n]) + reconstruction(x2, y[n:])
     mse.backward()
     return mse.detach()[None]
@@ -194,7 +198,7 @@ def _make_optimizer(nets: Networks, cfg: RunConfig) -> torch.optim.Optimizer:
     return make_lars([nets.encoder, nets.projector, nets.decoder], cfg)
 
 
-def _resume_payload(run_dir: Path, cfg: RunConfig) -> dict | None:
+def _resume_payload(run_dir: Path, cfg: RunConfig) -> CheckpointPayload | None:
     """The checkpoint to continue from, or None when run_dir has none."""
     return read_checkpoint(run_dir, cfg) if (run_dir / CHECKPOINT).is_file() else None
 
@@ -216,8 +220,9 @@ def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
         generator.set_state(payload["generator"])
         elbow = None
         if payload["elbow"]:
-            elbow = ElbowResult(**{k: np.asarray(v) if k in ("centroids", "labels") else v
-                                   for k, v in payload["elbow"].items()})
+            fields: dict[str, Any] = {k: np.asarray(v) if k in ("centroids", "labels") else v
+                                      for k, v in payload["elbow"].items()}
+            elbow = ElbowResult(**fields)
         return TrainState(nets, optimizer, generator, payload["epoch"], payload["history"],
                           elbow, payload["seconds"])
     nets = place(build_networks(cfg, data.n_channels), cfg, device)
