@@ -39,6 +39,7 @@ def screened_runs(trained_runs):
     return trained_runs
 
 
+@pytest.mark.slow
 def test_clustering_screen_scores_every_choice_on_val(screened_runs):
     run_dir = screened_runs / "mnist-quick-base-seed0"
     table = read_clustering_screen(run_dir)
@@ -51,6 +52,7 @@ def test_clustering_screen_scores_every_choice_on_val(screened_runs):
     assert json.loads((run_dir / SCREEN_FILE).read_text())[0]["choice"] == "k range and elbow score"
 
 
+@pytest.mark.slow
 def test_encoder_screen_names_the_single_change(trained_runs):
     table = encoder_screen(trained_runs).set_index("variant")
     assert table.loc["noflip", "changed"] == "hflip=False"
@@ -58,6 +60,7 @@ def test_encoder_screen_names_the_single_change(trained_runs):
     assert table["val knn"].between(0, 1).all() and table["val head hungarian"].between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_write_summary_writes_the_chapters_tables_and_figure(screened_runs, tmp_path):
     write_summary(screened_runs, out=tmp_path)
     encoders = pd.read_csv(tmp_path / "encoder_screen.csv")

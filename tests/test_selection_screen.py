@@ -24,6 +24,7 @@ def screen_root(tmp_path_factory, shared_fake_mnist_dir):
     return root
 
 
+@pytest.mark.slow
 def test_rows_come_from_the_selection_split_with_their_floors(screen_root):
     rows = screen_rows(screen_root)
     assert set(rows["variant"]) == {"base", "jitter0.4"}
@@ -34,6 +35,7 @@ def test_rows_come_from_the_selection_split_with_their_floors(screen_root):
     assert (rows["steps"] == 2 * 3).all()  # 256 images, batch 128, 3 epochs
 
 
+@pytest.mark.slow
 def test_paired_differences_are_ours_minus_each_floor(screen_root):
     rows = screen_rows(screen_root)
     paired = paired_differences(rows, by=("dataset", "variant"))
@@ -83,6 +85,7 @@ def test_verdict_reads_the_interval():
     assert verdict(-0.01, 0.02) == "ties" and verdict(float("nan"), float("nan")) == "one seed"
 
 
+@pytest.mark.slow
 def test_summary_files_and_cli(screen_root, capsys):
     write_summary(screen_root)
     assert {"selection_screen.csv", "selection_paired.csv", "selection_screen_mnist.png"} <= {
