@@ -27,30 +27,21 @@ SCORE_SPLITS = ("reported", "selection")
 ACTIVATIONS = ("gelu", "relu")
 KNN_METRICS = ("cosine", "euclidean")
 
-# Fields that do not change what a run computes: they may differ on resume.
-_VOLATILE_FIELDS = {"data_dir", "device", "progress", "profile", "weights_path",
-                    "allow_untrained_weights", "compile"}
+# A field's roles, declared on the field (`_field`) and read back as the sets below.
+# VOLATILE: does not change what a run computes, so it may differ on resume.
+VOLATILE = "volatile"
+# EVALUATION_ONLY: read only after training (scoring, clustering head, figures, baselines): a
+# run may be evaluated under other values of it, so checkpoints and resume ignore it.
+EVALUATION_ONLY = "evaluation-only"
+# ADDED_LATER: added after runs were published; its default is the value that reproduces the
+# behaviour before it. Loaded configs fill it with that value, and the fingerprint leaves it
+# out while it holds it, so earlier checkpoints keep matching their configs.
+ADDED_LATER = "added later"
 
-# Fields read only after training (scoring, clustering head, figures, baselines): a run may
-# be evaluated under other values of them, so checkpoints and resume ignore them.
-EVALUATION_FIELDS = {"knn_k", "probe_fraction", "probe_epochs", "probe_lr", "probe_batch_size",
-                     "tsne_samples", "resnet_epochs", "resnet_lr", "resnet_image_size",
-                     "head_method", "head_neighbours", "head_epochs", "head_entropy_weight",
-                     "head_restarts", "head_self_label_epochs", "score_on", "eval_train_images",
-                     "knn_metric", "probe_standardize"}
 
-# Fields added after runs were published, with the value that reproduces the behaviour
-# before them. Loaded configs fill them with this value, and the fingerprint leaves them
-# out while they hold it, so earlier checkpoints keep matching their configs.
-_ADDED_FIELDS = {"contrastive_weight": 1.0, "hflip": True, "val_holdout": 0,
-                 "elbow_metric": "distortion", "head_method": "scan", "head_neighbours": 20,
-                 "head_epochs": 40, "head_entropy_weight": 5.0, "head_restarts": 4,
-                 "head_self_label_epochs": 10, "cluster_on": "h", "variational": False,
-                 "kl_weight": 2.5e-6, "selection_fraction": 0.0, "score_on": "reported",
-                 "min_steps": 0, "intensity_jitter": 0.0, "encoder_batch_norm": False,
-                 "projector_batch_norm": True, "projector_activation": "gelu",
-                 "lars_adapt_all": False, "elbow_fallback": 0, "elbow_normalised": True,
-                 "eval_train_images": 0, "knn_metric": "cosine", "probe_standardize": True}
+def _field(default: Any, *roles: str) -> Any:
+    """A RunConfig field with its default and its roles (VOLATILE, EVALUATION_ONLY, ADDED_LATER)."""
+    return dataclasses.field(default=default, metadata={"roles": frozenset(roles)})
 
 
 @dataclass
@@ -59,49 +50,54 @@ class RunConfig:
 
     # data and run
     dataset: str = "pneumoniamnist"
-    data_dir: str | None = None
-    profile: str = "quick"
+    data_dir: str | None = _field(None, VOLATILE)
+    profile: str = _field("quick", VOLATILE)
     seed: int = 0
-    device: str = "auto"
+    device: str = _field("auto", VOLATILE)
     precision: str = "auto"
     channels_last: bool = True
-    compile: bool = False
+    compile: bool = _field(False, VOLATILE)
     train_subset: int | None = None
-    val_holdout: int = 0  # > 0: a fixed val split of this size cut from train (datasets without one)
+    # > 0: a fixed val split of this size cut from train (datasets without one)
+    val_holdout: int = _field(0, ADDED_LATER)
     # > 0: this share of train (stratified, fixed seed) held out as the `selection` split, on
     # which screens make their choices; the official val and test are then only reported
-    selection_fraction: float = 0.0
-    score_on: str = "reported"  # splits scored: official val + test, or the selection split only
-    progress: bool = True
+    selection_fraction: float = _field(0.0, ADDED_LATER)
+    # splits scored: official val + test, or the selection split only
+    score_on: str = _field("reported", EVALUATION_ONLY, ADDED_LATER)
+    progress: bool = _field(True, VOLATILE)
 
     # networks (the paper fixes latent_dim = 128 and the layer pattern, not the widths)
     channels: tuple[int, int, int] = (16, 32, 64)
-    encoder_batch_norm: bool = False  # BatchNorm2d after each encoder convolution (authors' code)
+    # BatchNorm2d after each encoder convolution (authors' code)
+    encoder_batch_norm: bool = _field(False, ADDED_LATER)
     latent_dim: int = 128
     projector_dims: tuple[int, int, int] = (256, 256, 128)
-    projector_batch_norm: bool = True  # BatchNorm1d after the projector's hidden layers
-    projector_activation: str = "gelu"  # gelu or relu (the authors' code: relu, no BatchNorm)
+    projector_batch_norm: bool = _field(True, ADDED_LATER)  # BatchNorm1d after the projector's hidden layers
+    # gelu or relu (the authors' code: relu, no BatchNorm)
+    projector_activation: str = _field("gelu", ADDED_LATER)
 
     # losses
     temperature: float = 0.5
     alpha: float = 0.1
-    contrastive_weight: float = 1.0  # 0 = autoencoder alone (ablation only)
+    contrastive_weight: float = _field(1.0, ADDED_LATER)  # 0 = autoencoder alone (ablation only)
 
     # variational variant (the paper's "sampling from a specific cluster"): the encoder gives
     # a mean h and a log-variance, both phases reparameterise h, phase 1 adds kl_weight * KL.
     # 2.5e-6 = alpha * 2 * 0.1**2 / 784: the KL's weight against alpha * MSE (a mean over
     # 784 pixels) that a Gaussian decoder with pixel noise 0.1 implies
-    variational: bool = False
-    kl_weight: float = 2.5e-6
+    variational: bool = _field(False, ADDED_LATER)
+    kl_weight: float = _field(2.5e-6, ADDED_LATER)
 
     # augmentation (each transform applied with probability aug_prob)
     aug_prob: float = 0.5
     rotation_degrees: float = 30.0
-    hflip: bool = True  # False drops the horizontal flip (mirrored digits change class)
+    hflip: bool = _field(True, ADDED_LATER)  # False drops the horizontal flip (mirrored digits change class)
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     noise_std: float = 0.05
     crop_scale: tuple[float, float] = (0.6, 1.0)
-    intensity_jitter: float = 0.0  # > 0: brightness and contrast factors in 1 +- this (not in the paper)
+    # > 0: brightness and contrast factors in 1 +- this (not in the paper)
+    intensity_jitter: float = _field(0.0, ADDED_LATER)
 
     # schedule and optimizer (LARS; lr 0.01 -> 0.25 linearly, cosine to 0.05)
     batch_size: int = 256
@@ -109,7 +105,7 @@ class RunConfig:
     warmup_epochs: int = 50
     # > 0: a budget in optimizer steps: epochs (and with them the phase-1 share and the lr
     # schedule) are scaled up until the run takes at least this many steps (`step_budget`)
-    min_steps: int = 0
+    min_steps: int = _field(0, ADDED_LATER)
     lr_start: float = 0.01
     lr_peak: float = 0.25
     lr_final: float = 0.05
@@ -119,45 +115,53 @@ class RunConfig:
     lars_trust_coefficient: float = 0.02
     # True: trust ratio and weight decay on every parameter (the authors' code); False: biases
     # and norm parameters get plain momentum SGD without decay, as in SimCLR
-    lars_adapt_all: bool = False
+    lars_adapt_all: bool = _field(False, ADDED_LATER)
 
     # clustering and conditional decoder
     k_min: int = 2
     k_max: int = 10
     kmeans_n_init: int = 10
-    elbow_metric: str = "distortion"  # yellowbrick's score: distortion, calinski_harabasz, silhouette
-    elbow_fallback: int = 0  # > 0: k when the elbow finds no knee (else: smallest k for distortion)
-    elbow_normalised: bool = True  # our prototypes' KMeans on L2-normalised vectors (False: raw)
+    # yellowbrick's score: distortion, calinski_harabasz, silhouette
+    elbow_metric: str = _field("distortion", ADDED_LATER)
+    # > 0: k when the elbow finds no knee (else: smallest k for distortion)
+    elbow_fallback: int = _field(0, ADDED_LATER)
+    # our prototypes' KMeans on L2-normalised vectors (False: raw)
+    elbow_normalised: bool = _field(True, ADDED_LATER)
     assign_temperature: float = 0.1
-    cluster_on: str = "h"  # what KMeans, the prototypes and s see: latent h or projection z
+    # what KMeans, the prototypes and s see: latent h or projection z
+    cluster_on: str = _field("h", ADDED_LATER)
 
     # clustering head on the frozen encoder (the paper's future work; see cae.method.cluster_head)
-    head_method: str = "scan"  # scan (neighbour consistency + entropy) or n2d (UMAP + GMM)
-    head_neighbours: int = 20
-    head_epochs: int = 40
-    head_entropy_weight: float = 5.0
-    head_restarts: int = 4  # scan: heads from different seeds, lowest loss kept; n2d: GMM inits
-    head_self_label_epochs: int = 10
+    # scan (neighbour consistency + entropy) or n2d (UMAP + GMM)
+    head_method: str = _field("scan", EVALUATION_ONLY, ADDED_LATER)
+    head_neighbours: int = _field(20, EVALUATION_ONLY, ADDED_LATER)
+    head_epochs: int = _field(40, EVALUATION_ONLY, ADDED_LATER)
+    head_entropy_weight: float = _field(5.0, EVALUATION_ONLY, ADDED_LATER)
+    # scan: heads from different seeds, lowest loss kept; n2d: GMM inits
+    head_restarts: int = _field(4, EVALUATION_ONLY, ADDED_LATER)
+    head_self_label_epochs: int = _field(10, EVALUATION_ONLY, ADDED_LATER)
 
     # evaluation
-    knn_k: int = 5
-    probe_fraction: float = 0.2
-    probe_epochs: int = 200
-    probe_lr: float = 3e-4
-    probe_batch_size: int = 256
-    probe_standardize: bool = True  # the probe reads features scaled by train mean and std
-    knn_metric: str = "cosine"  # kNN neighbours by cosine similarity or Euclidean distance
+    knn_k: int = _field(5, EVALUATION_ONLY)
+    probe_fraction: float = _field(0.2, EVALUATION_ONLY)
+    probe_epochs: int = _field(200, EVALUATION_ONLY)
+    probe_lr: float = _field(3e-4, EVALUATION_ONLY)
+    probe_batch_size: int = _field(256, EVALUATION_ONLY)
+    # the probe reads features scaled by train mean and std
+    probe_standardize: bool = _field(True, EVALUATION_ONLY, ADDED_LATER)
+    # kNN neighbours by cosine similarity or Euclidean distance
+    knn_metric: str = _field("cosine", EVALUATION_ONLY, ADDED_LATER)
     # > 0: the mapping set, the kNN memory bank and the probe's pool are this many training
     # images (a seeded random subset, as the authors' first 49 batches of 256), not all of train
-    eval_train_images: int = 0
-    tsne_samples: int = 2000
+    eval_train_images: int = _field(0, EVALUATION_ONLY, ADDED_LATER)
+    tsne_samples: int = _field(2000, EVALUATION_ONLY)
 
     # baselines
-    resnet_epochs: int = 100
-    resnet_lr: float = 1e-4
-    resnet_image_size: int = 28
-    weights_path: str | None = None
-    allow_untrained_weights: bool = False
+    resnet_epochs: int = _field(100, EVALUATION_ONLY)
+    resnet_lr: float = _field(1e-4, EVALUATION_ONLY)
+    resnet_image_size: int = _field(28, EVALUATION_ONLY)
+    weights_path: str | None = _field(None, VOLATILE)
+    allow_untrained_weights: bool = _field(False, VOLATILE)
 
     def validate(self) -> RunConfig:
         """Raise CaeError naming the first value out of range; return self when valid."""
@@ -237,6 +241,16 @@ class RunConfig:
         kept = {k: v for k, v in self.to_dict().items()
                 if k not in left_out and _ADDED_FIELDS.get(k, object()) != v}
         return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _fields_with(role: str) -> dict[str, Any]:
+    """RunConfig's fields declared with `role`: name -> default."""
+    return {f.name: f.default for f in fields(RunConfig) if role in f.metadata.get("roles", ())}
+
+
+_VOLATILE_FIELDS = set(_fields_with(VOLATILE))
+EVALUATION_FIELDS = set(_fields_with(EVALUATION_ONLY))
+_ADDED_FIELDS = _fields_with(ADDED_LATER)
 
 
 def differences(reference: RunConfig, other: RunConfig) -> dict[str, tuple[Any, Any]]:

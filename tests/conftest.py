@@ -1,5 +1,8 @@
-"""Shared fixtures: a tiny, easy MNIST written in torchvision's idx layout."""
+"""Shared fixtures and factories: a tiny, easy MNIST written in torchvision's idx layout,
+MedMNIST-format files, and finished run folders made by hand."""
 
+import json
+import math
 from pathlib import Path
 from urllib.error import URLError
 
@@ -7,9 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from cae.config import make_config
+
 FAKE_MNIST_TRAIN = 600
 FAKE_MNIST_TEST = 200
 FAKE_MNIST_CLASSES = 3
+
+T_975_DF1 = math.tan(0.475 * math.pi)  # Student t quantile, 1 dof (a Cauchy): 12.7062...
+T_975_DF2 = 4.302652729911275  # Student t quantile, 2 dof, from statistical tables
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -33,20 +41,32 @@ def fake_mnist_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return images.astype(np.uint8)
 
 
-@pytest.fixture
-def fake_mnist_dir(tmp_path: Path) -> Path:
-    """A data dir holding MNIST/raw/ with 600 train / 200 test images of 3 classes (0, 1, 2).
+def write_fake_mnist(root: Path) -> Path:
+    """root/MNIST/raw/ with 600 train / 200 test images of 3 classes (0, 1, 2); returns root.
 
     Deterministic; labels cycle 0, 1, 2 so every class has the same count.
     """
-    raw = tmp_path / "MNIST" / "raw"
+    raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for prefix, n in (("train", FAKE_MNIST_TRAIN), ("t10k", FAKE_MNIST_TEST)):
         labels = (np.arange(n) % FAKE_MNIST_CLASSES).astype(np.uint8)
         write_idx(raw / f"{prefix}-images-idx3-ubyte", fake_mnist_images(labels, rng))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def fake_mnist_dir(tmp_path: Path) -> Path:
+    """A data dir (the test's tmp_path) holding the fake MNIST of `write_fake_mnist`."""
+    return write_fake_mnist(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_fake_mnist_dir(tmp_path_factory) -> Path:
+    """The fake MNIST of `write_fake_mnist` once per session, for module-scoped fixtures that
+    train on it: read it, never write into it."""
+    return write_fake_mnist(tmp_path_factory.mktemp("fake-mnist"))
 
 
 @pytest.fixture
@@ -90,3 +110,28 @@ def write_medmnist_npz(folder: Path, name: str, sizes: tuple[int, int, int] = (1
 def medmnist_npz(tmp_path: Path):
     """Writes small MedMNIST-format files: medmnist_npz(name, sizes) -> tmp_path/medmnist/<name>.npz."""
     return lambda name, sizes=(160, 64, 64): write_medmnist_npz(tmp_path, name, sizes)
+
+
+def metrics_row(model: str, split: str, protocol: str, seed: int, accuracy: float, **extra) -> dict:
+    """One row of a run's metrics.json; weighted precision and recall are the accuracy unless given."""
+    return dict(model=model, split=split, protocol=protocol, seed=seed, accuracy=accuracy,
+                precision_weighted=extra.pop("precision_weighted", accuracy),
+                recall_weighted=accuracy, **extra)
+
+
+def write_run(root: Path, dataset: str, seed: int, rows: list[dict], profile: str = "smoke",
+              name: str | None = None, elbow: dict | None = None, **overrides) -> Path:
+    """A finished run folder, root/<name> (default <dataset>-<profile>-seed<seed>), with the
+    files RunArtifacts.read needs: the profile's config with `overrides`, the metrics `rows`,
+    `elbow` (default {}), an empty history and a provenance of made-up data hashes."""
+    run_dir = root / (name or f"{dataset}-{profile}-seed{seed}")
+    run_dir.mkdir(parents=True)
+    make_config(profile, dataset=dataset, seed=seed, **overrides).save(run_dir / "config.json")
+    (run_dir / "history.json").write_text("{}")
+    (run_dir / "elbow.json").write_text(json.dumps(elbow or {}))
+    (run_dir / "metrics.json").write_text(json.dumps(rows))
+    provenance = dict(dataset=dataset, data_md5={f"{dataset}.npz": "0" * 32},
+                      packages={"cae": "0.1.0"}, device="cpu", device_name="x86_64",
+                      precision="fp32", wall_time_s={"train": 30.0, "evaluate": 12.4, "total": 42.4})
+    (run_dir / "provenance.json").write_text(json.dumps(provenance))
+    return run_dir

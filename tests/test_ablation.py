@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_table1 import T_975_DF1, _row, write_run
+from conftest import T_975_DF1, metrics_row, write_run
 
 from cae.config import make_config
 from cae.errors import CaeError
@@ -21,15 +21,15 @@ def _runs(tmp_path, accuracy: dict[str, list[float]], extra_main_seed: bool = Tr
                "variational (both + KL)": dict(variational=True)}
     for variant, values in accuracy.items():
         for seed, value in enumerate(values):
-            rows = [_row("CAE (ours)", "test", "knn", seed, value),
-                    _row("raw pixels", "test", "knn", seed, 0.99)]
+            rows = [metrics_row("CAE (ours)", "test", "knn", seed, value),
+                    metrics_row("raw pixels", "test", "knn", seed, 0.99)]
             if variant == "both (paper)":
                 write_run(main, "pneumoniamnist", seed, rows)
             else:
                 write_run(abl, "pneumoniamnist", seed, rows, name=f"{variant[:3]}-seed{seed}",
                           **weights[variant])
     if extra_main_seed:  # a seed the ablation lacks: left out of the comparison
-        write_run(main, "pneumoniamnist", 7, [_row("CAE (ours)", "test", "knn", 7, 0.1)])
+        write_run(main, "pneumoniamnist", 7, [metrics_row("CAE (ours)", "test", "knn", 7, 0.1)])
     return abl, main
 
 
@@ -58,7 +58,7 @@ def test_ablation_rows_and_table_over_the_shared_seeds(tmp_path):
 
 def test_ablation_refuses_runs_that_differ_in_more_than_the_loss(tmp_path):
     abl, main = _runs(tmp_path, {"autoencoder alone": [0.7], "both (paper)": [0.9]})
-    write_run(abl, "pneumoniamnist", 1, [_row("CAE (ours)", "test", "knn", 1, 0.5)],
+    write_run(abl, "pneumoniamnist", 1, [metrics_row("CAE (ours)", "test", "knn", 1, 0.5)],
               name="odd", alpha=0.0, temperature=0.2)
     with pytest.raises(CaeError, match="differ in more than the seed and the loss weights"):
         ablation.ablation_rows(abl, main, profile="smoke")
@@ -73,7 +73,7 @@ def test_ablation_without_runs_says_how_to_make_them(tmp_path):
 
 def _single_run(root, name, accuracies, against_k, elbow_k, **overrides):
     """A finished MNIST run with our three protocols on test, its elbow and its curve against k."""
-    rows = [_row("CAE (ours)", "test", p, 0, a) for p, a in zip(("stat", "knn", "lin"), accuracies)]
+    rows = [metrics_row("CAE (ours)", "test", p, 0, a) for p, a in zip(("stat", "knn", "lin"), accuracies)]
     run_dir = write_run(root, "mnist", 0, rows, name=name, **overrides)
     (run_dir / "elbow.json").write_text(json.dumps({"k": elbow_k}))
     (run_dir / "mapping_vs_k.json").write_text(json.dumps(against_k))

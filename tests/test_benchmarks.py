@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_gpu_script_dry_run_writes_both_results(tmp_path, fake_mnist_dir):
     out = tmp_path / "results"
     env = {**os.environ, "DATA_DIR": str(fake_mnist_dir), "OUT_DIR": str(out),
@@ -28,6 +31,7 @@ def test_gpu_script_dry_run_writes_both_results(tmp_path, fake_mnist_dir):
     assert train["train_s"] > 0 and train["elbow_k"] >= 2
 
 
+@pytest.mark.slow
 def test_distributed_throughput_script_times_one_and_two_processes(tmp_path, fake_mnist_dir):
     out = tmp_path / "distributed.json"
     done = subprocess.run([sys.executable, "benchmarks/distributed_throughput.py", "--dataset",

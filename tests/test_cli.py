@@ -32,6 +32,7 @@ def dataset_args(fake_mnist_dir: Path) -> list[str]:
     return ["--dataset", "mnist", "--data-dir", str(fake_mnist_dir)]
 
 
+@pytest.mark.slow
 def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     run_dir = tmp_path / "run"
     code = main(["reproduce", "--profile", "smoke", *dataset_args, "--run-dir", str(run_dir),
@@ -142,6 +143,7 @@ def test_resume_gives_identical_results(tmp_path, fake_mnist_dir, monkeypatch):
     assert history[0] == history[1]
 
 
+@pytest.mark.slow
 def test_kill_9_mid_training_then_resume_gives_identical_results(tmp_path, fake_mnist_dir):
     args = ["train", "--profile", "smoke", "--dataset", "mnist", "--data-dir", str(fake_mnist_dir),
             "--quiet", "--set", "train_subset=256", "--set", "batch_size=32", "--set", "epochs=6",
@@ -242,10 +244,10 @@ def test_epochs_option_scales_the_phases():
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "baselines", "reproduce", "export-decoder"])
-def test_every_command_has_help(command):
-    result = subprocess.run([sys.executable, "-m", "cae.cli", command, "--help"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0 and "--run-dir" in result.stdout
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0 and "--run-dir" in capsys.readouterr().out
 
 
 def test_reproduce_checks_weights_and_run_dir_before_training(tmp_path, fake_mnist_dir,

@@ -153,3 +153,24 @@ def test_added_fields_at_their_old_values_keep_the_fingerprint(tmp_path):
         json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
     assert make_config("smoke", contrastive_weight=0.0).fingerprint() != cfg.fingerprint()
     assert make_config("smoke", hflip="false").fingerprint() != cfg.fingerprint()
+
+
+def test_field_roles_declared_on_the_fields_give_the_published_sets():
+    """The sets derived from each field's metadata hold what they held as literal sets: a
+    field moved in or out of one would change the fingerprints of published runs."""
+    assert config._VOLATILE_FIELDS == {"data_dir", "device", "progress", "profile", "weights_path",
+                                       "allow_untrained_weights", "compile"}
+    assert config.EVALUATION_FIELDS == {
+        "knn_k", "probe_fraction", "probe_epochs", "probe_lr", "probe_batch_size", "tsne_samples",
+        "resnet_epochs", "resnet_lr", "resnet_image_size", "head_method", "head_neighbours",
+        "head_epochs", "head_entropy_weight", "head_restarts", "head_self_label_epochs", "score_on",
+        "eval_train_images", "knn_metric", "probe_standardize"}
+    assert config._ADDED_FIELDS == {
+        "contrastive_weight": 1.0, "hflip": True, "val_holdout": 0, "elbow_metric": "distortion",
+        "head_method": "scan", "head_neighbours": 20, "head_epochs": 40, "head_entropy_weight": 5.0,
+        "head_restarts": 4, "head_self_label_epochs": 10, "cluster_on": "h", "variational": False,
+        "kl_weight": 2.5e-6, "selection_fraction": 0.0, "score_on": "reported", "min_steps": 0,
+        "intensity_jitter": 0.0, "encoder_batch_norm": False, "projector_batch_norm": True,
+        "projector_activation": "gelu", "lars_adapt_all": False, "elbow_fallback": 0,
+        "elbow_normalised": True, "eval_train_images": 0, "knn_metric": "cosine",
+        "probe_standardize": True}

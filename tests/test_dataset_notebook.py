@@ -35,6 +35,7 @@ def markdown_outputs(nb: nbformat.NotebookNode) -> list[str]:
             if "text/markdown" in o.get("data", {})]
 
 
+@pytest.mark.slow
 def test_rgb_dataset_page_comes_from_its_metadata(tmp_path, monkeypatch, medmnist_npz):
     medmnist_npz("bloodmnist")
     monkeypatch.setenv("CAE_UNOFFICIAL_DATA", "1")

@@ -7,28 +7,21 @@ import re
 
 import pytest
 import torch
+from conftest import metrics_row, write_run
 from PIL import Image
 
-from cae.config import make_config
 from cae.errors import CaeError
-from cae.infra.files import write_json
 from cae.report import figures
 from cae.report.gallery import gallery_html, gallery_rows
 
 
-def write_run(root, dataset, profile, seed, scores, channels=None):
-    """A finished run folder: config, metrics of the given {(model, protocol): accuracy} on
-    val and test (test = val + 0.1 * seed), and decoded prototypes of `channels` channels."""
-    run = root / f"{dataset}-{profile}-seed{seed}"
-    (run / "figures").mkdir(parents=True)
-    make_config(profile, dataset=dataset, seed=seed).save(run / "config.json")
-    write_json(run / "history.json", {})
-    write_json(run / "elbow.json", {"k": 3, "ks": [2, 3, 4]})
-    write_json(run / "provenance.json", {"dataset": dataset, "data_md5": {}})
-    write_json(run / "metrics.json", [
-        dict(model=model, split=split, protocol=protocol, seed=seed,
-             accuracy=value + (0.1 * seed if split == "test" else 0.0))
-        for (model, protocol), value in scores.items() for split in ("val", "test")])
+def gallery_run(root, dataset, profile, seed, scores, channels=None):
+    """A finished run folder (`conftest.write_run`) with metrics of the given
+    {(model, protocol): accuracy} on val and test (test = val + 0.1 * seed), and decoded
+    prototypes of `channels` channels."""
+    rows = [metrics_row(model, split, protocol, seed, value + (0.1 * seed if split == "test" else 0.0))
+            for (model, protocol), value in scores.items() for split in ("val", "test")]
+    run = write_run(root, dataset, seed, rows, profile, elbow={"k": 3, "ks": [2, 3, 4]})
     if channels:
         images = torch.rand(3, channels, 28, 28)
         figures.save_figure(figures.decoded_prototypes(images, ["a", "b", "c"]),
@@ -48,8 +41,8 @@ ORDINAL_SCORES = {("CAE (ours)", "stat"): 0.3, ("CAE (ours)", "knn"): 0.4, ("CAE
 def runs_root(tmp_path):
     root = tmp_path / "artifacts"
     for seed in (1, 0):
-        write_run(root, "bloodmnist", "quick", seed, RGB_SCORES, channels=3)
-    write_run(root, "retinamnist", "smoke", 0, ORDINAL_SCORES)
+        gallery_run(root, "bloodmnist", "quick", seed, RGB_SCORES, channels=3)
+    gallery_run(root, "retinamnist", "smoke", 0, ORDINAL_SCORES)
     (root / "floors").mkdir()  # not a run: no provenance.json
     return root
 

@@ -59,6 +59,27 @@ def test_nt_xent_lower_when_positives_agree():
     assert nt_xent(z1, noisy, 0.5) < nt_xent(z1, unrelated, 0.5)
 
 
+@pytest.mark.parametrize("shards", [2, 4])
+def test_nt_xent_over_shards_with_offsets_is_the_full_batch_loss(shards):
+    """What torchrun's processes compute (`global_nt_xent`), in one process: each shard's
+    views against the whole batch, positives and self-mask offset by the shard's first row.
+    The mean over shards is the full-batch loss, with its gradient; offsets left at 0 are not."""
+    g = torch.Generator().manual_seed(4)
+    z1, z2 = torch.randn(8, 4, generator=g, requires_grad=True), torch.randn(8, 4, generator=g)
+    full = nt_xent(z1, z2, 0.5)
+    (full_grad,) = torch.autograd.grad(full, z1)
+    n = len(z1) // shards
+    parts = [nt_xent(z1[r * n:(r + 1) * n], z2[r * n:(r + 1) * n], 0.5, (z1, z2), r * n)
+             for r in range(shards)]
+    sharded = torch.stack(parts).mean()
+    (sharded_grad,) = torch.autograd.grad(sharded, z1)
+    assert sharded.item() == pytest.approx(full.item(), rel=1e-6)
+    torch.testing.assert_close(sharded_grad, full_grad, rtol=1e-5, atol=1e-7)
+    unshifted = torch.stack([nt_xent(z1[r * n:(r + 1) * n], z2[r * n:(r + 1) * n], 0.5, (z1, z2))
+                             for r in range(shards)]).mean()
+    assert abs(unshifted.item() - full.item()) > 0.1
+
+
 def test_reconstruction_is_mean_squared_error():
     x = torch.zeros(1, 1, 2, 2)
     y = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])

@@ -98,6 +98,7 @@ def execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.slow
 def test_papermill_overrides_reach_the_run_folder(tmp_path, monkeypatch, medmnist_npz):
     medmnist_npz("bloodmnist")
     monkeypatch.setenv("CAE_UNOFFICIAL_DATA", "1")

@@ -20,20 +20,28 @@ from cae.evaluation.screen import (
 COMMITTED = Path(__file__).resolve().parent.parent / "artifacts" / "screen"
 
 
-@pytest.fixture
-def screened_runs(tmp_path, fake_mnist_dir):
-    root = tmp_path / "screen"
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory, shared_fake_mnist_dir):
+    """Two smoke runs of the screen, base and no flip, trained once for the module."""
+    root = tmp_path_factory.mktemp("screen")
     for variant, setting in (("base", []), ("noflip", ["--set", "hflip=false"])):
         argv = ["reproduce", "--profile", "smoke", "--dataset", "mnist", "--data-dir",
-                str(fake_mnist_dir), "--set", "val_holdout=100", *setting, "--no-baselines",
+                str(shared_fake_mnist_dir), "--set", "val_holdout=100", *setting, "--no-baselines",
                 "--no-floors", "--quiet", "--run-dir", str(root / f"mnist-quick-{variant}-seed0")]
         assert main(argv) == 0
     return root
 
 
+@pytest.fixture(scope="module")
+def screened_runs(trained_runs):
+    """The two runs with the base run's clustering screen stored in its folder."""
+    screen_run(trained_runs / "mnist-quick-base-seed0")
+    return trained_runs
+
+
+@pytest.mark.slow
 def test_clustering_screen_scores_every_choice_on_val(screened_runs):
     run_dir = screened_runs / "mnist-quick-base-seed0"
-    screen_run(run_dir)
     table = read_clustering_screen(run_dir)
     assert set(table["choice"]) == set(RULES) - {"encoder"}
     elbow = table[table["choice"] == "k range and elbow score"]
@@ -44,15 +52,16 @@ def test_clustering_screen_scores_every_choice_on_val(screened_runs):
     assert json.loads((run_dir / SCREEN_FILE).read_text())[0]["choice"] == "k range and elbow score"
 
 
-def test_encoder_screen_names_the_single_change(screened_runs):
-    table = encoder_screen(screened_runs).set_index("variant")
+@pytest.mark.slow
+def test_encoder_screen_names_the_single_change(trained_runs):
+    table = encoder_screen(trained_runs).set_index("variant")
     assert table.loc["noflip", "changed"] == "hflip=False"
     assert table.loc["base", "changed"] == "-"
     assert table["val knn"].between(0, 1).all() and table["val head hungarian"].between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_write_summary_writes_the_chapters_tables_and_figure(screened_runs, tmp_path):
-    screen_run(screened_runs / "mnist-quick-base-seed0")
     write_summary(screened_runs, out=tmp_path)
     encoders = pd.read_csv(tmp_path / "encoder_screen.csv")
     assert encoders["variant"].tolist() == ["base", "noflip"] and encoders["chosen"].sum() == 1

@@ -148,25 +148,3 @@ def test_batch_norm_encoder_has_the_authors_layers_and_the_plain_one_keeps_its_k
                                         "features.4.weight", "features.4.bias",
                                         "to_latent.weight", "to_latent.bias"]
     assert normed(torch.rand(5, 1, 28, 28)).shape == (5, 32)
-
-
-def test_phase_2_leaves_a_batch_norm_encoder_bit_for_bit_as_phase_1_left_it(tmp_path, fake_mnist_dir,
-                                                                           monkeypatch):
-    import cae.method.train
-    from cae.method.train import train
-
-    cfg = make_config("smoke", dataset="mnist", data_dir=str(fake_mnist_dir), progress=False,
-                      encoder_batch_norm=True, train_subset=256, epochs=3, warmup_epochs=1)
-    data = load_dataset("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
-    after_phase_1 = {}
-    real_fit = cae.method.train.fit_prototypes
-
-    def remember(nets, *args):
-        after_phase_1.update({k: v.clone() for k, v in nets.encoder.state_dict().items()})
-        return real_fit(nets, *args)
-
-    monkeypatch.setattr(cae.method.train, "fit_prototypes", remember)
-    state = train(cfg, data, tmp_path)
-    final = state.nets.encoder.state_dict()
-    assert any("running_mean" in k for k in final) and after_phase_1.keys() == final.keys()
-    assert all(torch.equal(after_phase_1[k], final[k]) for k in final)  # running stats included

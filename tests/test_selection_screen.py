@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAKE_MNIST_CLASSES, fake_mnist_images, write_idx
 
 from cae.config import make_config
 from cae.pipeline import reproduce
@@ -15,24 +14,17 @@ from cae.report.selection_screen import main, screen_figure, screen_rows, write_
 
 
 @pytest.fixture(scope="module")
-def screen_root(tmp_path_factory):
+def screen_root(tmp_path_factory, shared_fake_mnist_dir):
     """Two screened smoke runs on a fake MNIST (val hold-out as the selection split)."""
-    data_dir = tmp_path_factory.mktemp("data")
-    raw = data_dir / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 600), ("t10k", 200)):
-        labels = (np.arange(n) % FAKE_MNIST_CLASSES).astype(np.uint8)
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", fake_mnist_images(labels, rng))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     root = tmp_path_factory.mktemp("selection-screen")
     for variant, extra in (("base", {}), ("jitter0.4", {"intensity_jitter": 0.4})):
-        cfg = make_config("smoke", dataset="mnist", data_dir=str(data_dir), progress=False,
-                          val_holdout=100, score_on="selection", train_subset=256, **extra)
+        cfg = make_config("smoke", dataset="mnist", data_dir=str(shared_fake_mnist_dir),
+                          progress=False, val_holdout=100, score_on="selection", train_subset=256, **extra)
         reproduce(cfg, root / f"mnist-smoke-{variant}-seed0", baselines=False)
     return root
 
 
+@pytest.mark.slow
 def test_rows_come_from_the_selection_split_with_their_floors(screen_root):
     rows = screen_rows(screen_root)
     assert set(rows["variant"]) == {"base", "jitter0.4"}
@@ -43,6 +35,7 @@ def test_rows_come_from_the_selection_split_with_their_floors(screen_root):
     assert (rows["steps"] == 2 * 3).all()  # 256 images, batch 128, 3 epochs
 
 
+@pytest.mark.slow
 def test_paired_differences_are_ours_minus_each_floor(screen_root):
     rows = screen_rows(screen_root)
     paired = paired_differences(rows, by=("dataset", "variant"))
@@ -92,6 +85,7 @@ def test_verdict_reads_the_interval():
     assert verdict(-0.01, 0.02) == "ties" and verdict(float("nan"), float("nan")) == "one seed"
 
 
+@pytest.mark.slow
 def test_summary_files_and_cli(screen_root, capsys):
     write_summary(screen_root)
     assert {"selection_screen.csv", "selection_paired.csv", "selection_screen_mnist.png"} <= {

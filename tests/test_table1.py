@@ -4,43 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import T_975_DF1, T_975_DF2, metrics_row, write_run
 
-from cae.config import make_config
 from cae.data.datasets import Dataset, Split
 from cae.errors import CaeError
 from cae.infra.runs import RunArtifacts
 from cae.report import paper, readouts, stats, table1
-
-T_975_DF1 = math.tan(0.475 * math.pi)  # Student t quantile, 1 dof (a Cauchy): 12.7062...
-T_975_DF2 = 4.302652729911275  # Student t quantile, 2 dof, from statistical tables
-
-
-def _row(model, split, protocol, seed, accuracy, **extra):
-    return dict(model=model, split=split, protocol=protocol, seed=seed, accuracy=accuracy,
-                precision_weighted=extra.pop("precision_weighted", accuracy),
-                recall_weighted=accuracy, **extra)
-
-
-def write_run(root: Path, dataset: str, seed: int, rows: list[dict], profile: str = "smoke",
-              name: str | None = None, **overrides) -> Path:
-    """A finished run directory with exactly the files RunArtifacts.read needs."""
-    run_dir = root / (name or f"{dataset}-{profile}-seed{seed}")
-    run_dir.mkdir(parents=True)
-    make_config(profile, dataset=dataset, seed=seed, **overrides).save(run_dir / "config.json")
-    (run_dir / "history.json").write_text("{}")
-    (run_dir / "elbow.json").write_text("{}")
-    (run_dir / "metrics.json").write_text(json.dumps(rows))
-    provenance = dict(dataset=dataset, data_md5={f"{dataset}.npz": "0" * 32},
-                      packages={"cae": "0.1.0"}, device="cpu", device_name="x86_64",
-                      precision="fp32", wall_time_s={"train": 30.0, "evaluate": 12.4, "total": 42.4})
-    (run_dir / "provenance.json").write_text(json.dumps(provenance))
-    return run_dir
 
 
 def test_paper_table_rows_all_map_to_our_models_and_splits():
@@ -68,10 +42,10 @@ def test_t_interval_two_and_three_values_and_one_value():
 
 def test_summarise_mean_interval_n_and_missing_values():
     rows = pd.DataFrame([
-        dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 0, 0.7, nmi=math.nan)),
-        dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 1, 0.9, nmi=math.nan)),
-        dict(dataset="mnist", **_row("CAE (ours)", "test", "stat", 0, 0.5, nmi=0.25)),
-        dict(dataset="mnist", **_row("CAE (ours)", "test", "stat", 1, 0.6, nmi=math.nan)),
+        dict(dataset="mnist", **metrics_row("CAE (ours)", "test", "knn", 0, 0.7, nmi=math.nan)),
+        dict(dataset="mnist", **metrics_row("CAE (ours)", "test", "knn", 1, 0.9, nmi=math.nan)),
+        dict(dataset="mnist", **metrics_row("CAE (ours)", "test", "stat", 0, 0.5, nmi=0.25)),
+        dict(dataset="mnist", **metrics_row("CAE (ours)", "test", "stat", 1, 0.6, nmi=math.nan)),
     ])
     summary = stats.summarise(rows).set_index(["protocol", "metric"])
     knn = summary.loc[("knn", "accuracy")]
@@ -87,10 +61,10 @@ def test_summarise_mean_interval_n_and_missing_values():
 def _two_seed_summary() -> pd.DataFrame:
     rows = []
     for seed, acc in ((0, 0.80), (1, 0.90)):
-        rows += [dict(dataset="pneumoniamnist", **_row("CAE (ours)", "val", "knn", seed, acc,
+        rows += [dict(dataset="pneumoniamnist", **metrics_row("CAE (ours)", "val", "knn", seed, acc,
                                                        precision_weighted=acc - 0.1,
                                                        precision_macro=0.5, precision_pos=0.7)),
-                 dict(dataset="pneumoniamnist", **_row("ResNet18", "test", "transfer", seed, 0.6,
+                 dict(dataset="pneumoniamnist", **metrics_row("ResNet18", "test", "transfer", seed, 0.6,
                                                        weights="untrained"))]
     return stats.summarise(pd.DataFrame(rows))
 
@@ -129,10 +103,11 @@ def test_comparison_table_text_flags_untrained_and_missing_runs():
 
 
 def _bootstrapped_rows(seeds: list[int]) -> pd.DataFrame:
-    return pd.DataFrame([dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", seed, 0.9 + seed / 100,
-                                                     accuracy_lo=0.8 + seed / 100, accuracy_hi=0.95,
-                                                     precision_weighted_lo=0.7,
-                                                     precision_weighted_hi=0.99))
+    return pd.DataFrame([dict(dataset="mnist",
+                              **metrics_row("CAE (ours)", "test", "knn", seed, 0.9 + seed / 100,
+                                            accuracy_lo=0.8 + seed / 100, accuracy_hi=0.95,
+                                            precision_weighted_lo=0.7,
+                                            precision_weighted_hi=0.99))
                          for seed in seeds])
 
 
@@ -165,9 +140,9 @@ def test_estimates_table_mean_plus_minus_half_width():
 
 
 def test_collect_runs_reads_one_profile_and_checks_configs(tmp_path):
-    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9)])
-    write_run(tmp_path, "mnist", 1, [_row("CAE (ours)", "test", "knn", 1, 0.8)])
-    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.1)], profile="quick")
+    write_run(tmp_path, "mnist", 0, [metrics_row("CAE (ours)", "test", "knn", 0, 0.9)])
+    write_run(tmp_path, "mnist", 1, [metrics_row("CAE (ours)", "test", "knn", 1, 0.8)])
+    write_run(tmp_path, "mnist", 0, [metrics_row("CAE (ours)", "test", "knn", 0, 0.1)], profile="quick")
     (tmp_path / "unfinished").mkdir()
     rows = table1.collect_runs(tmp_path, "smoke")
     assert list(rows[["dataset", "seed", "accuracy"]].itertuples(index=False, name=None)) == [
@@ -177,14 +152,14 @@ def test_collect_runs_reads_one_profile_and_checks_configs(tmp_path):
     assert "`mnist`: 2 seeds (0, 1)" in table1.runs_note(tmp_path, "smoke")
     with pytest.raises(CaeError, match="no finished 'paper' runs"):
         table1.collect_runs(tmp_path, "paper")
-    write_run(tmp_path, "mnist", 2, [_row("CAE (ours)", "test", "knn", 2, 0.8)], temperature=0.2)
+    write_run(tmp_path, "mnist", 2, [metrics_row("CAE (ours)", "test", "knn", 2, 0.8)], temperature=0.2)
     with pytest.raises(CaeError, match="differ in more than the seed"):
         table1.collect_runs(tmp_path, "smoke")
 
 
 def test_provenance_note_and_metrics_view(tmp_path):
-    rows = [_row("CAE (ours)", "test", "stat", 0, 0.8123, k=3.0, nmi=0.5),
-            _row("ResNet18", "test", "transfer", 0, 0.5, weights="untrained")]
+    rows = [metrics_row("CAE (ours)", "test", "stat", 0, 0.8123, k=3.0, nmi=0.5),
+            metrics_row("ResNet18", "test", "transfer", 0, 0.5, weights="untrained")]
     artifacts = RunArtifacts.read(write_run(tmp_path, "mnist", 0, rows))
     note = readouts.provenance_note(artifacts)
     assert "profile **smoke**, seed 0" in note and "`mnist.npz` `" + "0" * 32 + "`" in note
@@ -214,8 +189,10 @@ def test_class_proportions_counts_and_shares():
 
 def test_accuracy_verdicts_against_the_paper_and_the_pixel_floor():
     rows = pd.DataFrame([dict(dataset="pneumoniamnist", **r) for r in (
-        _row("CAE (ours)", "test", "knn", 0, 0.86), _row("raw pixels", "test", "knn", 0, 0.82),
-        _row("CAE (ours)", "test", "lin", 0, 0.80), _row("raw pixels", "test", "lin", 0, 0.83))])
+        metrics_row("CAE (ours)", "test", "knn", 0, 0.86),
+        metrics_row("raw pixels", "test", "knn", 0, 0.82),
+        metrics_row("CAE (ours)", "test", "lin", 0, 0.80),
+        metrics_row("raw pixels", "test", "lin", 0, 0.83))])
     summary = stats.summarise(rows)
     verdicts = table1.accuracy_verdicts(table1.compare_with_paper(summary), summary)
     assert verdicts.loc[("Ours (kNN)", "Pneumonia test")].to_dict() == {
@@ -228,10 +205,12 @@ def test_accuracy_verdicts_against_the_paper_and_the_pixel_floor():
 
 def test_clustering_head_rows_are_compared_with_the_papers_mapping_cell():
     rows = pd.DataFrame([dict(dataset="mnist", **r) for r in (
-        _row("CAE (ours)", "test", "stat", 0, 0.60), _row("CAE (ours)", "test", "hungarian", 0, 0.61),
-        _row("CAE + clustering head", "test", "stat", 0, 0.95),
-        _row("CAE + clustering head", "test", "hungarian", 0, 0.94),
-        _row("raw pixels", "test", "stat", 0, 0.55), _row("raw pixels", "test", "hungarian", 0, 0.53))])
+        metrics_row("CAE (ours)", "test", "stat", 0, 0.60),
+        metrics_row("CAE (ours)", "test", "hungarian", 0, 0.61),
+        metrics_row("CAE + clustering head", "test", "stat", 0, 0.95),
+        metrics_row("CAE + clustering head", "test", "hungarian", 0, 0.94),
+        metrics_row("raw pixels", "test", "stat", 0, 0.55),
+        metrics_row("raw pixels", "test", "hungarian", 0, 0.53))])
     summary = stats.summarise(rows)
     verdicts = table1.accuracy_verdicts(table1.compare_with_paper(summary), summary)
     head = verdicts.loc[("Ours (stat), clustering head", "MNIST")]
@@ -246,10 +225,11 @@ def test_clustering_head_rows_are_compared_with_the_papers_mapping_cell():
 
 
 def test_profile_change_lines_up_two_profiles():
-    before = stats.summarise(pd.DataFrame([dict(dataset="mnist", **_row("CAE (ours)", "test", "knn", 0, 0.9))]))
+    before = stats.summarise(pd.DataFrame([dict(dataset="mnist",
+                                                **metrics_row("CAE (ours)", "test", "knn", 0, 0.9))]))
     after = stats.summarise(pd.DataFrame([dict(dataset="mnist", **r) for r in (
-        _row("CAE (ours)", "test", "knn", 0, 0.95),
-        _row("CAE + clustering head", "test", "hungarian", 0, 0.9))]))
+        metrics_row("CAE (ours)", "test", "knn", 0, 0.95),
+        metrics_row("CAE + clustering head", "test", "hungarian", 0, 0.9))]))
     change = table1.profile_change(before, after)
     assert change.loc[("mnist", "test", "CAE (ours)", "knn")].tolist() == ["0.900", "0.950", "0.050"]
     assert change.loc[("mnist", "test", "CAE + clustering head", "hungarian")].tolist() == ["", "0.900", ""]
@@ -257,18 +237,18 @@ def test_profile_change_lines_up_two_profiles():
 
 def test_has_runs_finds_a_profile(tmp_path):
     assert not table1.has_runs(tmp_path / "missing", "validated")
-    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9)], profile="validated")
+    write_run(tmp_path, "mnist", 0, [metrics_row("CAE (ours)", "test", "knn", 0, 0.9)], profile="validated")
     assert table1.has_runs(tmp_path, "validated") and not table1.has_runs(tmp_path, "paper")
 
 
 def test_collect_runs_counts_shared_floor_rows_once(tmp_path):
-    shared = _row("raw pixels", "test", "knn", 0, 0.97, floors_cache="mnist-0123.json")
-    write_run(tmp_path, "mnist", 0, [_row("CAE (ours)", "test", "knn", 0, 0.9), shared])
-    write_run(tmp_path, "mnist", 1, [_row("CAE (ours)", "test", "knn", 1, 0.8), shared])
+    shared = metrics_row("raw pixels", "test", "knn", 0, 0.97, floors_cache="mnist-0123.json")
+    write_run(tmp_path, "mnist", 0, [metrics_row("CAE (ours)", "test", "knn", 0, 0.9), shared])
+    write_run(tmp_path, "mnist", 1, [metrics_row("CAE (ours)", "test", "knn", 1, 0.8), shared])
     rows = table1.collect_runs(tmp_path, "smoke")
     assert rows.groupby("model").size().to_dict() == {"CAE (ours)": 2, "raw pixels": 1}
-    clash = _row("raw pixels", "test", "knn", 0, 0.5, floors_cache="mnist-0123.json")
-    write_run(tmp_path, "mnist", 2, [_row("CAE (ours)", "test", "knn", 2, 0.8), clash])
+    clash = metrics_row("raw pixels", "test", "knn", 0, 0.5, floors_cache="mnist-0123.json")
+    write_run(tmp_path, "mnist", 2, [metrics_row("CAE (ours)", "test", "knn", 2, 0.8), clash])
     with pytest.raises(CaeError, match="two runs"):
         table1.collect_runs(tmp_path, "smoke")
 
