@@ -83,3 +83,14 @@ def test_every_page_of_the_book_closes_with_a_next_to_its_successor(docname):
     source = next(s for s in (ROOT / f"{docname}.md", ROOT / f"{docname}.ipynb") if s.is_file())
     pages = check_book.next_pages_markdown(check_book.source_markdown(source), docname)
     assert check_book.next_link_problems(pages, successors[docname]) == []
+
+
+def test_the_overflow_check_covers_a_phone_where_tables_may_scroll_in_place():
+    assert 420 in check_book.OVERFLOW_WIDTHS and {1300, 1024} <= set(check_book.OVERFLOW_WIDTHS)
+    measure = {"page": 0, "spill": [], "cut": [{"element": 'table.dataframe ""', "px": 80}]}
+    assert check_book.overflow_failures(measure, 420) == []
+    assert check_book.overflow_failures(measure, 1024) == [
+        'table.dataframe "" is cut off: 80 px hidden behind a scrollbar']
+    sideways = {"page": 12, "spill": [{"element": 'code.literal "x"', "px": 12}], "cut": []}
+    assert check_book.overflow_failures(sideways, 420) == [
+        "the page scrolls sideways by 12 px", 'code.literal "x" reaches 12 px past the column']
