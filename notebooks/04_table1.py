@@ -128,14 +128,18 @@ table1.runs_overview(runs_root, profile)
 # The AUC of every row of Table 1 (from each protocol's class scores), and the agreement
 # of the clusters with the labels, normalized mutual information and adjusted Rand index,
 # where a row has clusters (protocol (a) and Feature+KM). Cells read mean ± half-width
-# of the 95% interval over `n` seeds, or the single value when n = 1.
+# of the 95% interval over `n` seeds, or the value alone where there is no interval
+# (n = 1) or it is narrower than the last digit (the seeds agree).
 
 # %%
 table1.beyond_paper(summary)
 
 # %% [markdown]
 # The floors of [Baselines and floors](03_baselines.ipynb) on every split: what always
-# predicting the majority class, the raw pixels, and an untrained encoder achieve.
+# predicting the majority class, the raw pixels, and an untrained encoder achieve. One
+# line per metric, each floor's protocols across, so a floor reads beside our row of the
+# same protocol; the majority class predicts the same under any protocol. A value without
+# an interval came out the same on every seed (to the digits shown).
 
 # %%
 table1.floors_table(summary)
@@ -292,9 +296,11 @@ if table1.has_runs(runs_root, "authors"):
 # the same seeds, and the **variational** encoder (both terms plus a KL term with weight
 # `kl_weight` = 2.5e-6, `variational = true`), which measures what the paper's "sampling
 # from a specific cluster" costs the representation. (Only the variational runs, made
-# after Hungarian accuracy was added, carry its rows.) Each line is the encoder under
-# one protocol, mean ± half-width of the 95% interval over `n` seeds; NMI and ARI exist for protocol (a) only. The runs live in
-# `artifacts/ablation/`; rerun them with
+# after Hungarian accuracy was added, carry its rows.) One line per metric and variant,
+# the protocols across: read down a column to compare the losses under one protocol.
+# Cells are the mean ± half-width of the 95% interval over `n` seeds, or the value alone
+# where the seeds agree; NMI and ARI exist only for the protocols that cluster, (a) and
+# Hungarian. The runs live in `artifacts/ablation/`; rerun them with
 # `SEEDS="0 1 2" DATA_DIR=<data> bash scripts/run_ablation.sh`.
 
 # %%

@@ -68,6 +68,7 @@ HTML(gallery.gallery_html(rows))
 #   runs' own files.
 # - Scores, their floors and the decoded prototypes side by side.
 #
-# **Next:** the paper's own numbers beside ours, with intervals over seeds, in
-# [Table 1](04_table1.ipynb); how to rerun everything in
+# **Next:** the [prototype explorer](../book/explorer.md) decodes a run's prototypes in
+# your browser, mixed as you choose; the paper's own numbers beside ours are in
+# [Table 1](04_table1.ipynb), and how to rerun everything in
 # [Reproducibility](../book/reproducibility.md).

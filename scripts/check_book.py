@@ -3,19 +3,23 @@
 For every page in `_toc.yml`: the page loads and shows its title, it references no
 remote resource (the book must work offline), every <img> points to an existing file,
 typeset maths has been rendered by MathJax (no raw TeX left), and notebook pages carry a
-Binder launch button. Page-specific checks live in PAGE_CHECKS (the Table 1 page must
-open with its at-a-glance grid, every cell coloured met or missed, and the forest plot).
+Binder launch button, and its closing "**Next:**" paragraph leads first to the page that
+follows it in the toc (`next_link_problems`; the last page has none). Page-specific checks
+live in PAGE_CHECKS (the Table 1 page must open with its at-a-glance grid, every cell
+coloured met or missed, and the forest plot).
 Screenshots of the method and Table 1 pages go to _build/screenshots/.
 
-Then every page is opened at each of OVERFLOW_WIDTHS (through the DevTools protocol,
-scripts/devtools.py) and its main column measured: the page must not scroll sideways, no
-element may reach past the column, and no table, code block or figure may be cut off
-inside a horizontal scroll box. The widths and the widest table are printed per page.
+Then every page is opened at each of OVERFLOW_WIDTHS, 1300, 1024 and 420 px (through the
+DevTools protocol, scripts/devtools.py) and its main column measured: the page must not
+scroll sideways, no element may reach past the column, and no table, code block or figure
+may be cut off inside a horizontal scroll box (below SCROLL_BOXES_BELOW, a phone's width,
+a wide table may scroll inside its own box). The widths and the widest table are printed
+per page.
 
 The prototype explorer (book/explorer.md) runs its decoder with WebAssembly, which
 browsers load only over HTTP: the book is served from a local port, the explorer must
 start, redraw its image when a weight slider and then the temperature slider are clicked
-(the canvas pixels must change each time), fit its column at both widths, and add no
+(the canvas pixels must change each time), fit its column at every width, and add no
 error to the console beyond those the book's first page shows too (the theme's; they are
 printed). Its screenshot goes to _build/screenshots/explorer.png.
 
@@ -31,17 +35,18 @@ import contextlib
 import functools
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -68,8 +73,11 @@ SCREENSHOTS = {
 # pages that must contain typeset maths (guards the MathJax check against passing vacuously)
 MATH_PAGES = {"book/method"}
 # window widths (CSS pixels) at which no page may overflow its column, and the height used
-OVERFLOW_WIDTHS = (1300, 1024)
+OVERFLOW_WIDTHS = (1300, 1024, 420)
 OVERFLOW_HEIGHT = 900
+# in a window narrower than this (a phone), a table or equation wider than the column may
+# scroll inside its own box (reported, not failed); the page itself still must not
+SCROLL_BOXES_BELOW = 700
 
 # Measures the main column (<article>'s content box) once MathJax has typeset: how far the
 # document scrolls sideways, elements reaching past the column outside any scroll box,
@@ -246,18 +254,26 @@ def toc_docnames(toc: dict) -> list[str]:
     return [re.sub(r"\.(md|ipynb)$", "", n) for n in names]
 
 
-def source_title(source: Path) -> str:
-    """The first level-1 heading of a MyST page or of a notebook's markdown cells."""
+def source_markdown(source: Path) -> str:
+    """A MyST page's text, or a notebook's markdown cells joined by blank lines."""
     if source.suffix == ".ipynb":
         cells = json.loads(source.read_text(encoding="utf8"))["cells"]
-        lines = [line for c in cells if c["cell_type"] == "markdown"
-                 for line in "".join(c["source"]).splitlines()]
-    else:
-        lines = source.read_text(encoding="utf8").splitlines()
-    for line in lines:
+        return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return source.read_text(encoding="utf8")
+
+
+def source_title(source: Path) -> str:
+    """The first level-1 heading of a MyST page or of a notebook's markdown cells."""
+    for line in source_markdown(source).splitlines():
         if line.startswith("# "):
             return _plain(line[2:])
     return ""
+
+
+def toc_successors(toc: dict) -> dict[str, str | None]:
+    """Each toc page's next page in reading order (None for the last)."""
+    names = toc_docnames(toc)
+    return dict(zip(names, [*names[1:], None]))
 
 
 def toc_pages(toc_path: Path, html_dir: Path) -> tuple[list[Page], list[str]]:
@@ -375,6 +391,107 @@ def check_binder(binder_url: str) -> Check:
     return check
 
 
+# ---------------------------------------------------------------- "Next" links
+
+NEXT = "Next:"
+_MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+_MD_DOC = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`<>]+)>?`")
+
+
+class _NextParagraphs(HTMLParser):
+    """The hrefs of every <p> whose text opens with "Next:", in page order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[list[str]] = []
+        self._text: list[str] | None = None
+        self._hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "p":
+            self._text, self._hrefs = [], []
+        elif tag == "a" and self._text is not None and dict(attrs).get("href"):
+            self._hrefs.append(dict(attrs)["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self._text is not None:
+            if "".join(self._text).lstrip().startswith(NEXT):
+                self.found.append(self._hrefs)
+            self._text = None
+
+    def handle_data(self, data):
+        if self._text is not None:
+            self._text.append(data)
+
+
+def _linked_page(docname: str, target: str, suffixes: tuple[str, ...]) -> str | None:
+    """The toc docname a relative link from page `docname` leads to (None for another site)."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    if not parts.path:
+        return docname  # an anchor on the same page
+    path = unquote(parts.path)
+    path = path.lstrip("/") if path.startswith("/") else posixpath.normpath(
+        posixpath.join(posixpath.dirname(docname), path))
+    for suffix in suffixes:
+        path = path.removesuffix(suffix)
+    return path
+
+
+def next_pages_html(html: str, docname: str) -> list[str] | None:
+    """The pages the last "Next:" paragraph of a built page links, in order (None: no such
+    paragraph)."""
+    parser = _NextParagraphs()
+    parser.feed(html)
+    if not parser.found:
+        return None
+    pages = (_linked_page(docname, href, (".html",)) for href in parser.found[-1])
+    return [page for page in pages if page]
+
+
+def next_pages_markdown(text: str, docname: str) -> list[str] | None:
+    """The pages the last "**Next:**" paragraph of a MyST page links, in order, from
+    `[text](target)` links and {doc} roles (None: no such paragraph)."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.lstrip().startswith(f"**{NEXT}**")]
+    if not paragraphs:
+        return None
+    found = []
+    for match in sorted([*_MD_LINK.finditer(paragraphs[-1]), *_MD_DOC.finditer(paragraphs[-1])],
+                        key=lambda m: m.start()):
+        page = _linked_page(docname, match.group(1), (".md", ".ipynb"))
+        if page:
+            found.append(page)
+    return found
+
+
+def next_link_problems(pages: list[str] | None, successor: str | None) -> list[str]:
+    """What is wrong with a page's closing "Next:" paragraph, given the pages it links
+    (`next_pages_html` or `next_pages_markdown`) and the page that follows it in the toc.
+
+    Every page but the last closes with one, whose first link is its successor; links
+    after the first may point anywhere (further reading). The last page has none.
+    """
+    if successor is None:
+        return [f"a '{NEXT}' paragraph on the toc's last page, which has no next page"] \
+            if pages is not None else []
+    if pages is None:
+        return [f"no closing '**{NEXT}**' paragraph; it should lead to {successor}, the next "
+                f"page in _toc.yml"]
+    if not pages:
+        return [f"the '{NEXT}' paragraph links no page; it should lead to {successor}"]
+    if pages[0] != successor:
+        return [f"'{NEXT}' leads to {pages[0]}, but the next page in _toc.yml is {successor}"]
+    return []
+
+
+def check_next(successors: dict[str, str | None]) -> Check:
+    def check(page: Page, dom: Dom) -> list[str]:
+        return next_link_problems(next_pages_html(dom.html, page.docname),
+                                  successors.get(page.docname))
+    return check
+
+
 GRID_ID = "T_table1-grid"  # cae.report.glance.styled_grid's default uuid, as pandas writes it
 GRID_CELL = re.compile(rf'<td id="{GRID_ID}_row\d+_col\d+" class="data row\d+ col\d+ '
                        r'(met|missed|untrained|not-run)"')
@@ -447,12 +564,14 @@ def measure_overflow(browser: Browser, page: Page, width: int) -> dict:
     return browser.evaluate(MEASURE_OVERFLOW)
 
 
-def overflow_failures(measure: dict) -> list[str]:
-    """What a measurement says reaches past or is cut off at the column's edge."""
+def overflow_failures(measure: dict, width: int) -> list[str]:
+    """What a measurement in a width-pixel window says reaches past the column's edge, or
+    is cut off at it (allowed below SCROLL_BOXES_BELOW, where wide tables scroll in place)."""
     failures = [f"the page scrolls sideways by {measure['page']} px"] if measure["page"] > 0 else []
     failures += [f"{s['element']} reaches {s['px']} px past the column" for s in measure["spill"]]
-    failures += [f"{c['element']} is cut off: {c['px']} px hidden behind a scrollbar"
-                 for c in measure["cut"]]
+    if width >= SCROLL_BOXES_BELOW:
+        failures += [f"{c['element']} is cut off: {c['px']} px hidden behind a scrollbar"
+                     for c in measure["cut"]]
     return failures
 
 
@@ -466,10 +585,12 @@ def check_overflow(chromium: str, pages: list[Page]) -> list[str]:
             for width in OVERFLOW_WIDTHS:
                 for page in built:
                     measure = measure_overflow(browser, page, width)
-                    problems = overflow_failures(measure)
+                    problems = overflow_failures(measure, width)
+                    scrolled = "" if width >= SCROLL_BOXES_BELOW or not measure["cut"] else \
+                        f", {len(measure['cut'])} box(es) scrolling in place"
                     print(f"{'ok  ' if not problems else 'FAIL'} {width} px {page.docname}: column "
-                          f"{measure['column']} px, widest table {measure['widest_table']} px",
-                          flush=True)
+                          f"{measure['column']} px, widest table {measure['widest_table']} px"
+                          f"{scrolled}", flush=True)
                     failures += [f"{page.docname} at {width} px: {p}" for p in problems]
     except DevToolsError as exc:
         failures.append(f"overflow check: {exc}")
@@ -540,7 +661,7 @@ def check_explorer(chromium: str, page: Page, first: Page, html_dir: Path, shot:
                                     f"{state.get('text', '')}")
                     break
                 failures += [f"at {width} px: {p}" for p in
-                             overflow_failures(browser.evaluate(MEASURE_OVERFLOW))]
+                             overflow_failures(browser.evaluate(MEASURE_OVERFLOW), width)]
             else:
                 state, problems = move_and_redraw(browser, "input.cae-explorer-weight", 1, state)
                 failures += problems
@@ -571,7 +692,8 @@ def main() -> int:
     chromium = find_chromium()
     pages, failures = toc_pages(args.toc, args.html)
     checks = [check_title, check_offline, check_images, check_math,
-              check_binder(binder_base(args.config))]
+              check_binder(binder_base(args.config)),
+              check_next(toc_successors(yaml.safe_load(args.toc.read_text(encoding="utf8"))))]
 
     for page in pages:
         page_failures = check_page(chromium, page, checks)

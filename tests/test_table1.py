@@ -131,12 +131,46 @@ def test_few_seeds_use_the_mean_bootstrap_over_images_many_seeds_the_t_interval(
     assert (one["95% CI"], one["CI over"], one["n"]) == ("[0.800, 0.950]", "images (bootstrap)", 1)
 
 
+def test_estimate_text_never_prints_a_zero_half_width():
+    assert table1.estimate_text(0.85, 0.80, 0.90) == "0.850 ± 0.050"
+    assert table1.estimate_text(0.85, math.nan, math.nan) == "0.850"  # one seed: no interval
+    assert table1.estimate_text(0.974, 0.974, 0.974) == "0.974"  # seeds that agree
+    assert table1.estimate_text(0.974, 0.9736, 0.9744) == "0.974"  # narrower than the last digit
+    assert table1.estimate_text(0.974, 0.9730, 0.9750) == "0.974 ± 0.001"
+
+
 def test_estimates_table_mean_plus_minus_half_width():
     summary = _two_seed_summary()
     table = table1.estimates_table(summary, ["CAE (ours)"], ["accuracy", "precision_macro"])
     line = table.loc[("pneumoniamnist", "val", "CAE (ours)", "knn")]
     assert line.to_dict() == {"accuracy": f"0.850 ± {0.05 * T_975_DF1:.3f}",
-                              "precision macro": "0.500 ± 0.000", "n": 2}
+                              "precision macro": "0.500", "n": 2}
+
+
+def _floor_summary() -> pd.DataFrame:
+    """Two seeds of the three floors on PneumoniaMNIST test: the majority class and raw
+    pixels the same on both seeds, the untrained encoder not."""
+    rows = []
+    for seed in (0, 1):
+        rows += [_row("majority class", "test", "-", seed, 0.625, auc=0.5),
+                 _row("raw pixels", "test", "knn", seed, 0.824, auc=0.867),
+                 _row("raw pixels", "test", "stat", seed, 0.832, auc=0.88, nmi=0.241),
+                 _row("untrained encoder", "test", "knn", seed, 0.80 + 0.04 * seed, auc=0.9)]
+    return stats.summarise(pd.DataFrame([dict(dataset="pneumoniamnist", **r) for r in rows]))
+
+
+def test_floors_table_has_the_protocols_across_and_one_line_per_metric():
+    table = table1.floors_table(_floor_summary())
+    assert list(table.columns) == [("majority class", "any protocol"), ("raw pixels", "(a) mapping"),
+                                   ("raw pixels", "(b) kNN"), ("untrained encoder", "(b) kNN"),
+                                   ("n", "")]
+    assert list(table.index) == [("pneumoniamnist", "test", m) for m in (
+        "accuracy", "precision weighted", "AUC", "NMI")]
+    accuracy = table.loc[("pneumoniamnist", "test", "accuracy")]
+    assert accuracy.tolist() == ["0.625", "0.832", "0.824", f"0.820 ± {0.02 * T_975_DF1:.3f}", "2"]
+    nmi = table.loc[("pneumoniamnist", "test", "NMI")]  # defined for protocol (a) only
+    assert nmi.tolist() == ["", "0.241", "", "", "2"]
+    assert not table.map(lambda cell: "± 0.000" in str(cell)).any().any()
 
 
 def test_collect_runs_reads_one_profile_and_checks_configs(tmp_path):

@@ -23,7 +23,7 @@ from cae.errors import CaeError
 from cae.infra.runs import RunArtifacts, class_count_k, finished_under, read_against_k
 from cae.report import figures
 from cae.report.stats import summarise
-from cae.report.table1 import estimates_table, finished_runs
+from cae.report.table1 import finished_runs, protocol_grid
 
 VARIANTS = ("autoencoder alone", "contrastive alone", "both (paper)", "variational (both + KL)")
 ABLATION_METRICS = ("accuracy", "auc", "nmi", "ari")
@@ -88,11 +88,10 @@ def ablation_rows(ablation_root: str | Path, runs_root: str | Path,
 
 
 def ablation_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± 95% half-interval over seeds per variant, split and protocol (n = seeds)."""
-    table = estimates_table(summarise(rows), VARIANTS, ABLATION_METRICS)
-    order = {name: i for i, name in enumerate(VARIANTS)}
-    return table.sort_index(level=["dataset", "split", "protocol", "model"],
-                            key=lambda c: c.map(order) if c.name == "model" else c)
+    """The loss variants under each protocol: one line per dataset, split, metric and
+    variant, the protocols across, cells as `estimate_text` over the seeds (column n)."""
+    return protocol_grid(summarise(rows), VARIANTS, ABLATION_METRICS,
+                         index=["dataset", "split", "metric", "model"], columns=["protocol"])
 
 
 def seeds_note(rows: pd.DataFrame) -> str:

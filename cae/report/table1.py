@@ -21,6 +21,7 @@ from cae import names
 from cae.config import planned_train_size, steps_per_epoch
 from cae.errors import CaeError
 from cae.infra.runs import RunArtifacts, finished_under
+from cae.report.paired import PROTOCOL_NAMES
 from cae.report.paper import (
     COMPARED_AS,
     PAPER_DATASETS,
@@ -201,21 +202,84 @@ def averaging_legend() -> pd.DataFrame:
     return pd.DataFrame({"averaging": AVERAGING}).rename_axis("metric")
 
 
+def estimate_text(mean: float, lo: float, hi: float) -> str:
+    """A mean over seeds as 'mean ± half-width of its 95% interval', 3 decimals.
+
+    The mean alone where there is no interval (one seed) or where it is narrower than
+    the last printed digit (seeds that agree, such as a floor computed once): never
+    '± 0.000'.
+    """
+    half = (hi - lo) / 2
+    if pd.isna(half) or f"{half:.3f}" == "0.000":
+        return plain(mean)
+    return f"{mean:.3f} ± {half:.3f}"
+
+
+def metric_label(metric: str) -> str:
+    """A metric's display name: 'precision weighted', 'AUC'."""
+    return " ".join(VIEW_COLUMNS.get(metric, (metric, ""))).strip()
+
+
+def _with_text(summary: pd.DataFrame, models, metrics) -> pd.DataFrame:
+    """`summary`'s lines of the chosen models and metrics, each with its cell text."""
+    rows = summary[summary["model"].isin(models) & summary["metric"].isin(metrics)]
+    return rows.assign(text=[estimate_text(m, lo, hi)
+                             for m, lo, hi in zip(rows["mean"], rows["lo"], rows["hi"])])
+
+
 def estimates_table(summary: pd.DataFrame, models: tuple[str, ...] | list[str],
                     metrics: tuple[str, ...] | list[str]) -> pd.DataFrame:
     """Chosen models and metrics, one line per dataset/split/model/protocol.
 
-    Cells read 'mean ± half-width of the 95% t-interval', or the mean alone for one
-    seed; column n is the number of seeds. Metrics a protocol does not define are empty.
+    Cells read as `estimate_text`; column n is the number of seeds. Metrics a protocol
+    does not define are empty.
     """
-    rows = summary[summary["model"].isin(models) & summary["metric"].isin(metrics)]
-    half = (rows["hi"] - rows["lo"]) / 2
-    text = [plain(m) if pd.isna(h) else f"{m:.3f} ± {h:.3f}" for m, h in zip(rows["mean"], half)]
+    rows = _with_text(summary, models, metrics)
     keys = ["dataset", "split", "model", "protocol"]
-    wide = rows.assign(text=text).pivot(index=keys, columns="metric", values="text")
+    wide = rows.pivot(index=keys, columns="metric", values="text")
     wide = wide[[m for m in metrics if m in wide.columns]].fillna("")
-    wide.columns = [" ".join(VIEW_COLUMNS.get(m, (m, ""))).strip() for m in wide.columns]
+    wide.columns = [metric_label(m) for m in wide.columns]
     wide["n"] = rows.groupby(keys)["n"].max()
+    return wide
+
+
+# display names of the protocols in the pivoted tables; the majority class reads no features
+PROTOCOL_COLUMNS = {**PROTOCOL_NAMES, names.NO_PROTOCOL: "any protocol"}
+
+
+def _seeds(n: pd.Series) -> str:
+    """The seeds behind a line's cells: '5', or '3-5' where the cells differ."""
+    low, high = int(n.min()), int(n.max())
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def protocol_grid(summary: pd.DataFrame, models: tuple[str, ...] | list[str],
+                  metrics: tuple[str, ...] | list[str], index: list[str],
+                  columns: list[str]) -> pd.DataFrame:
+    """Chosen models and metrics with the protocols across: `index` levels down, `columns`
+    levels across, cells as `estimate_text`, and column n (the seeds behind each line).
+
+    `index` and `columns` together name dataset, split, metric, model and protocol. Lines
+    and columns follow the order of `models`, `metrics` and `names.PROTOCOLS`; metrics and
+    protocols carry their display names; a protocol that does not define a metric leaves
+    its cell empty.
+    """
+    rows = _with_text(summary, models, metrics)
+    order = {"model": list(models), "metric": list(metrics), "protocol": list(names.PROTOCOLS)}
+
+    def by_order(level: pd.Index) -> pd.Index:
+        wanted = order.get(level.name)
+        return level.map(wanted.index) if wanted else level
+
+    wide = (rows.set_index(index + columns)["text"].unstack(columns)
+            .sort_index(key=by_order).sort_index(axis=1, key=by_order).fillna(""))
+    n_column = ("n", *[""] * (len(columns) - 1)) if len(columns) > 1 else "n"
+    wide[n_column] = rows.groupby(index)["n"].agg(_seeds)
+    labels = {"metric": metric_label, "protocol": lambda p: PROTOCOL_COLUMNS.get(p, p)}
+    for axis, levels in ((0, index), (1, columns)):
+        for level in levels:
+            if level in labels:
+                wide = wide.rename(labels[level], axis=axis, level=level)
     return wide
 
 
@@ -250,9 +314,11 @@ def profile_change(before: pd.DataFrame, after: pd.DataFrame,
 
 
 def floors_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The floors the paper lacks (majority class, raw pixels, untrained encoder) on every split."""
-    return estimates_table(summary, FLOORS, ["accuracy", "precision_weighted", "precision_macro",
-                                             "recall_macro", "auc", "nmi", "ari"])
+    """The floors the paper lacks (majority class, raw pixels, untrained encoder) on every
+    split: one line per dataset, split and metric, each floor's protocols across."""
+    return protocol_grid(summary, FLOORS, ["accuracy", "precision_weighted", "precision_macro",
+                                           "recall_macro", "auc", "nmi", "ari"],
+                         index=["dataset", "split", "metric"], columns=["model", "protocol"])
 
 
 def _head_comparison(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
