@@ -182,16 +182,20 @@ readouts.metrics_view(artifacts.metrics, ["CAE (ours)"])
 # the paper's value and the raw-pixel floor of the same protocol.
 #
 # ## Where this run falls short of the paper
-#
-# Protocols (b) and (c) come close to the paper's 0.98. Protocol (a) does not come
-# close to its 0.90, and the figures above show why. The elbow picks fewer clusters than
+
+# %%
+Markdown(verdicts.paper_beside_run(artifacts))
+
+# %% [markdown]
+# Protocols (b) and (c) come close to the paper's values. Protocol (a) does not come
+# close to its value, and the figures above show why. The elbow picks fewer clusters than
 # there are digits, so several digits share a cluster and at most k of the ten can
 # ever be predicted. Even forced to k = 10, in the plot of protocol (a) against k, the
 # mapped accuracy and NMI stay far from a digit-per-cluster partition. The latent space
 # keeps each image near others of its digit, which is what kNN and a linear probe need,
 # but it does not form ten compact groups that KMeans on the normalized latents can
 # find. KMeans on the raw pixels, read out the same way, does better than our latents
-# (see the targets table in the Table 1 chapter), yet also far below 0.90.
+# (see the targets table in the Table 1 chapter), yet also far below the paper's value.
 #
 # ### Which digits share a cluster
 #
@@ -237,15 +241,16 @@ else:
 # What the test shows (one seed, the 20-epoch schedule, so a first measurement, not a
 # settled one):
 #
-# - **Flips cost kNN and the linear probe about 0.03.** Without them both reach about
-#   0.98 on the test split after 20 epochs, more than the 100-epoch runs with flips in
-#   Table 1 reach.
+# - **Flips cost kNN and the linear probe accuracy** (the table above). Without them
+#   both reach, on the test split after 20 epochs, more than the 100-epoch runs with
+#   flips in Table 1 reach.
 # - **Flips merge the 5s with the 3s.** With flips, no cluster at k = 10 holds mostly
-#   5s; without them one does, and NMI at k = 10 rises by about 0.08.
-# - **Flips are not why protocol (a) misses 0.90.** Without them the elbow still
-#   picks 4 clusters and mapped accuracy barely moves. Even at k = 10 it stays near
-#   0.65: the 8s and 9s still share a cluster, another pair merges instead (2 and 3),
-#   and one or two clusters hold a mix of every digit. KMeans on these latents does not
+#   5s; without them one does, and NMI at k = 10 rises (the table's NMI line).
+# - **Flips are not why protocol (a) misses the paper's value.** Without them the elbow
+#   still picks 4 clusters and mapped accuracy barely moves. Even at k = 10 it stays far
+#   below the paper's value (the table's line at k = 10): the 8s and 9s still share a
+#   cluster, another pair merges instead (2 and 3), and one or two clusters hold a mix
+#   of every digit. KMeans on these latents does not
 #   find one group per digit with or without flips.
 #
 # So for digits the flip is a poor augmentation and the book's MNIST rows pay for it;

@@ -86,7 +86,7 @@ readouts.metrics_view(artifacts.metrics, ["ResNet18", "Feature+KM"])
 # ## The floors
 #
 # The majority-class accuracy is the share of the majority class in each split; its
-# macro recall is 1 / (number of classes) and its AUC 0.5. A protocol that does not beat
+# macro recall is 1 / (number of classes) and its AUC one half, that of chance. A protocol that does not beat
 # the same protocol on raw pixels has learned nothing useful for it, and one that does
 # not beat the untrained encoder owes its score to the architecture, not to training.
 

@@ -293,8 +293,8 @@ if table1.has_runs(runs_root, "authors"):
 # otherwise identical settings and seeds: the **autoencoder alone**
 # (`contrastive_weight = 0`, no contrastive term) and **contrastive alone** (`alpha = 0`,
 # no reconstruction term), beside **both**, the runs of the table above restricted to
-# the same seeds, and the **variational** encoder (both terms plus a KL term with weight
-# `kl_weight` = 2.5e-6, `variational = true`), which measures what the paper's "sampling
+# the same seeds, and the **variational** encoder (both terms plus a KL term weighted by
+# `kl_weight`, `variational = true`; the method chapter gives its value), which measures what the paper's "sampling
 # from a specific cluster" costs the representation. (Only the variational runs, made
 # after Hungarian accuracy was added, carry its rows.) One line per metric and variant,
 # the protocols across: read down a column to compare the losses under one protocol.

@@ -3,10 +3,14 @@
 For every page in `_toc.yml`: the page loads and shows its title, it references no
 remote resource (the book must work offline), every <img> points to an existing file,
 typeset maths has been rendered by MathJax (no raw TeX left), and notebook pages carry a
-Binder launch button, and its closing "**Next:**" paragraph leads first to the page that
-follows it in the toc (`next_link_problems`; the last page has none). Page-specific checks
-live in PAGE_CHECKS (the Table 1 page must open with its at-a-glance grid, every cell
-coloured met or missed, and the forest plot).
+Binder launch button, its closing "**Next:**" paragraph leads first to the page that
+follows it in the toc (`next_link_problems`; the last page has none), and no decimal
+number is typed into the prose: every number a page states outside code, maths and
+notebook outputs must come from code at build time (an element of class `cae-generated`:
+the fragments and numbers of book/generated/) or be named, with its reason, in
+TYPED_NUMBERS_ALLOWED (`--numbers-only` runs that check alone, on the built files, without
+Chromium). Page-specific checks live in PAGE_CHECKS (the Table 1 page must open with its
+at-a-glance grid, every cell coloured met, missed or untrained, and the forest plot).
 Screenshots of the method and Table 1 pages go to _build/screenshots/.
 
 Then every page is opened at each of OVERFLOW_WIDTHS, 1300, 1024 and 420 px (through the
@@ -23,7 +27,7 @@ start, redraw its image when a weight slider and then the temperature slider are
 error to the console beyond those the book's first page shows too (the theme's; they are
 printed). Its screenshot goes to _build/screenshots/explorer.png.
 
-Usage: .venv/bin/python scripts/check_book.py [--html _build/html] [--toc _toc.yml]
+Usage: .venv/bin/python scripts/check_book.py [--html _build/html] [--toc _toc.yml] [--numbers-only]
 Exits non-zero and lists every failure when a check fails. Needs Chromium
 (Debian: apt-get install -y chromium) and PyYAML.
 """
@@ -491,6 +495,88 @@ def check_next(successors: dict[str, str | None]) -> Check:
                                   successors.get(page.docname))
     return check
 
+# A decimal number, whole: 0.5, .5, the 2.5 of 2.5e-6, a version such as 2.14.1.
+DECIMAL = re.compile(r"(?<![\d.])\d*\.\d+(?:\.\d+)*")
+# What is not prose: code, maths, notebook outputs, images, numbering and the bibliography
+# (its DOIs and arXiv identifiers), and what code wrote at build time (class cae-generated:
+# the fragments of book/generated/ and the numbers of book/generated/numbers.json).
+NOT_PROSE_TAGS = {"pre", "code", "kbd", "samp", "script", "style", "template", "math", "svg",
+                  "mjx-container"}
+NOT_PROSE_CLASSES = {"cae-generated", "math", "cell_output", "section-number", "caption-number",
+                     "headerlink", "citation"}
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+             "param", "source", "track", "wbr"}
+# Typed decimals the prose may keep: exact phrases (whitespace collapsed), each with its reason.
+TYPED_NUMBERS_ALLOWED = {
+    "plus 0.1 × the": "the paper's α = 0.1, the weight of the reconstruction term: a constant "
+                      "of the method as the paper states it",
+    "yellowbrick 1.5": "a package version, named for the incompatibility it has",
+    "scikit-learn 1.6": "a package version, named for the incompatibility it has",
+}
+
+
+class _ProseParser(HTMLParser):
+    """Collects the text of the page's <article> (of the whole input if it has none) that
+    lies outside every NOT_PROSE_TAGS element and every element of a NOT_PROSE_CLASSES class."""
+
+    def __init__(self, scoped: bool):
+        super().__init__(convert_charrefs=True)
+        self.scoped = scoped
+        self.stack: list[tuple[str, bool, bool]] = []  # (tag, not prose, is the article)
+        self.not_prose = 0
+        self.in_article = 0
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.chunks.append(" ")  # no word or number runs on across a tag
+        if tag in VOID_TAGS:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        entry = (tag, tag in NOT_PROSE_TAGS or bool(classes & NOT_PROSE_CLASSES), tag == "article")
+        self.stack.append(entry)
+        self.not_prose += entry[1]
+        self.in_article += entry[2]
+
+    def handle_endtag(self, tag):
+        self.chunks.append(" ")
+        if tag not in (t for t, _, _ in self.stack):
+            return
+        while self.stack:
+            name, not_prose, article = self.stack.pop()
+            self.not_prose -= not_prose
+            self.in_article -= article
+            if name == tag:
+                break
+
+    def handle_data(self, data):
+        if not self.not_prose and (self.in_article or not self.scoped):
+            self.chunks.append(data)
+
+
+def prose_text(html: str) -> str:
+    """The prose of a built page, whitespace collapsed (see _ProseParser)."""
+    parser = _ProseParser(scoped="<article" in html)
+    parser.feed(html)
+    parser.close()
+    return " ".join("".join(parser.chunks).split())
+
+
+def typed_numbers(html: str, allowed: dict[str, str] = TYPED_NUMBERS_ALLOWED) -> list[str]:
+    """Every decimal number typed into a page's prose (not produced by code at build time),
+    each with the words around it; the allowed phrases are skipped."""
+    text = prose_text(html)
+    for phrase in allowed:
+        text = text.replace(" ".join(phrase.split()), " ")
+    return [f"{m.group(0)!r} in \"...{text[max(0, m.start() - 40):m.end() + 40]}...\""
+            for m in DECIMAL.finditer(text)]
+
+
+def check_typed_numbers(page: Page, dom: Dom) -> list[str]:
+    """No decimal number in the prose unless code produced it (book/generated/, a notebook
+    output) or TYPED_NUMBERS_ALLOWED names it."""
+    return [f"typed number {found}; generate it (cae.report.fragments) or allow-list it in "
+            f"TYPED_NUMBERS_ALLOWED with its reason" for found in typed_numbers(dom.html)]
+
 
 GRID_ID = "T_table1-grid"  # cae.report.glance.styled_grid's default uuid, as pandas writes it
 GRID_CELL = re.compile(rf'<td id="{GRID_ID}_row\d+_col\d+" class="data row\d+ col\d+ '
@@ -677,6 +763,29 @@ def check_explorer(chromium: str, page: Page, first: Page, html_dir: Path, shot:
     return failures
 
 
+def report(failures: list[str], passed: str) -> int:
+    """Print the failures and return 1, or print `passed` and return 0."""
+    if failures:
+        print(f"\n{len(failures)} failure(s):", file=sys.stderr)
+        for failure in failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(f"\n{passed}")
+    return 0
+
+
+def numbers_only(pages: list[Page], failures: list[str]) -> int:
+    """check_typed_numbers on every built page as written by Sphinx (no browser)."""
+    for page in pages:
+        if not page.html.is_file():
+            failures.append(f"{page.docname}: not built: {page.html} is missing")
+            continue
+        found = check_typed_numbers(page, Dom(html=page.html.read_text(encoding="utf8")))
+        print(f"{'ok  ' if not found else 'FAIL'} {page.docname}: typed numbers", flush=True)
+        failures += [f"{page.docname}: {msg}" for msg in found]
+    return report(failures, f"no typed number in the prose of {len(pages)} pages")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html",
@@ -684,14 +793,18 @@ def main() -> int:
     parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml")
     parser.add_argument("--config", type=Path, default=ROOT / "_config.yml")
     parser.add_argument("--screenshots", type=Path, default=ROOT / "_build" / "screenshots")
+    parser.add_argument("--numbers-only", action="store_true",
+                        help="only check the built files' prose for typed numbers (no Chromium)")
     args = parser.parse_args()
 
     if not (args.html / "index.html").is_file():
         sys.exit(f"check_book.py: {args.html / 'index.html'} not found; build the book first "
                  "(scripts/build_book.sh)")
-    chromium = find_chromium()
     pages, failures = toc_pages(args.toc, args.html)
-    checks = [check_title, check_offline, check_images, check_math,
+    if args.numbers_only:
+        return numbers_only(pages, failures)
+    chromium = find_chromium()
+    checks = [check_title, check_offline, check_images, check_math, check_typed_numbers,
               check_binder(binder_base(args.config)),
               check_next(toc_successors(yaml.safe_load(args.toc.read_text(encoding="utf8"))))]
 
@@ -719,13 +832,7 @@ def main() -> int:
         else:
             print(f"screenshot {args.screenshots / filename}")
 
-    if failures:
-        print(f"\n{len(failures)} failure(s):", file=sys.stderr)
-        for failure in failures:
-            print(f"  - {failure}", file=sys.stderr)
-        return 1
-    print(f"\nall {len(pages)} pages passed")
-    return 0
+    return report(failures, f"all {len(pages)} pages passed")
 
 
 if __name__ == "__main__":

@@ -67,8 +67,8 @@ def test_untrained_baselines_are_neither_met_nor_missed():
 
 def test_committed_fragments_are_what_the_committed_runs_give():
     """book/generated/ must be regenerated (python -m cae.report.fragments artifacts) after
-    any change to the runs, the profiles or the sentences that read them."""
-    for name, text in fragments.render(ROOT / "artifacts").items():
+    any change to the runs, the benchmarks, the profiles or the sentences that read them."""
+    for name, text in fragments.render(ROOT / "artifacts", ROOT / "benchmarks" / "results").items():
         committed = (ROOT / "book" / "generated" / name).read_text(encoding="utf8")
         assert committed == text, (f"book/generated/{name} is stale: run "
                                    "python -m cae.report.fragments artifacts")

@@ -18,9 +18,9 @@ import pandas as pd
 
 from cae import names
 from cae.errors import CaeError
-from cae.infra.runs import finished_under
+from cae.infra.runs import RunArtifacts, finished_under
 from cae.report import paired, stats, table1
-from cae.report.paper import PAPER_DATASETS
+from cae.report.paper import PAPER_DATASETS, PAPER_MODELS, PAPER_TABLE1
 from cae.report.selection_screen import FLOOR_WORDS
 
 # the profiles in the order the book introduces them; others follow alphabetically
@@ -131,6 +131,30 @@ def paper_sentence(comparison: pd.DataFrame, dataset: str | None = None) -> str:
     return text + (f" ({'; '.join(extra)})" if extra else "")
 
 
+def paper_beside_run(artifacts: RunArtifacts) -> str:
+    """Markdown: per split the paper reports for this run's dataset, the paper's accuracy of
+    our three protocols beside this run's (a notebook chapter's one run, one seed)."""
+    metrics = artifacts.metrics
+    lines = []
+    for paper_dataset, (dataset, split) in PAPER_DATASETS.items():
+        if dataset != artifacts.config.dataset:
+            continue
+        cells = []
+        for model, _, accuracy, _, _ in (r for r in PAPER_TABLE1 if r[1] == paper_dataset):
+            ours, protocol = PAPER_MODELS[model]
+            if ours != names.OURS:
+                continue
+            hit = metrics[(metrics["model"] == ours) & (metrics["split"] == split)
+                          & (metrics["protocol"] == protocol)]
+            run = f"{hit['accuracy'].iloc[0]:.3f}" if len(hit) else "not scored"
+            cells.append(f"{_protocol(protocol)} {accuracy:.2f} (this run: {run})")
+        lines.append(f"- {split}: " + "; ".join(cells) + ".")
+    if not lines:
+        return f"The paper reports no accuracy for {dataset_name(artifacts.config.dataset)}."
+    return (f"The paper's accuracy for {dataset_name(artifacts.config.dataset)}, beside this "
+            "run's:\n\n" + "\n".join(lines))
+
+
 def profile_frames(runs_root: str | Path, profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A profile's comparison with the paper and its paired differences."""
     rows = table1.collect_runs(runs_root, profile)
@@ -176,13 +200,12 @@ def resnet_note(runs_root: str | Path, profiles: list[str]) -> str:
 
 
 def findings_at_a_glance(runs_root: str | Path) -> str:
-    """The intro's Markdown section: per dataset and profile, what the runs meet and where
-    the floors win; then the ResNet-18 note."""
+    """The body of the intro's Findings at a glance (its heading is the intro's own): per
+    dataset and profile, what the runs meet and where the floors win; then the ResNet-18 note."""
     profiles = profiles_with_runs(runs_root)
     datasets = sorted({r.config.dataset for r in finished_under(runs_root)},
                       key=lambda d: (d not in DATASET_NAMES, d))
-    parts = ["## Findings at a glance", "",
-             "Generated from the committed runs (`python -m cae.report.fragments artifacts`); "
+    parts = ["Generated from the committed runs (`python -m cae.report.fragments artifacts`); "
              "each profile is described in the method chapter. *Meets* means our mean over "
              "the seeds reaches the paper's value. Against a floor, *beats* and *loses to* "
              "mean the 95% interval of our accuracy minus the floor's, paired by seed, lies "
@@ -195,7 +218,7 @@ def findings_at_a_glance(runs_root: str | Path) -> str:
         parts.append(f"- **`{profile}`**, all of Table 1: {paper_sentence(comparison)}.")
     parts.append("")
     for dataset in datasets:
-        parts += [f"### {dataset_name(dataset)}", "",
+        parts += [f"**{dataset_name(dataset)}**", "",
                   dataset_findings(runs_root, dataset, intervals=False), ""]
     note = resnet_note(runs_root, profiles)
     return "\n".join(parts + ([note, ""] if note else []))

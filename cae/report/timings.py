@@ -1,0 +1,184 @@
+"""The reproducibility chapter's measurements, read from the files that recorded them.
+
+Wall times and peak memory of runs come from each run's `provenance.json` (or, for the
+benchmark reruns, from `benchmarks/throughput.py`'s JSON); the multi-process throughput from
+`benchmarks/distributed_throughput.py`'s JSON; the bf16-against-fp32 quality test from
+`benchmarks/bf16_quality.py`'s JSON. Which run each row of the wall-time table reads is
+written once, in `TIMED_RUNS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cae.errors import CaeError
+from cae.infra.runs import read_json
+from cae.report.readouts import format_seconds
+from cae.report.verdicts import dataset_name
+
+PHASES = ("train", "evaluate", "baselines")
+THROUGHPUT_FILE = "distributed-cpu-2core-epyc.json"
+BF16_FILE = "bf16-quality-epyc-avx512bf16.json"
+PROTOCOL_WORDS = {"knn": "kNN accuracy", "lin": "linear-probe accuracy"}
+
+
+@dataclass(frozen=True)
+class TimedRun:
+    """One row of the wall-time table: what ran, on which machine, and where its times are.
+
+    `runs` are run folders under the runs root (several: the row gives the range per run
+    and the sum); `benchmark` names a throughput JSON under the benchmarks folder and the
+    dataset of its `reproduce_paper_<dataset>` measurement instead."""
+
+    what: str
+    profile: str
+    machine: str
+    runs: tuple[str, ...] = ()
+    benchmark: tuple[str, str] | None = None
+
+
+FIRST = "first (AVX2)"
+SECOND = "second (AVX-512 BF16)"
+ABLATION = tuple(f"ablation/pneumoniamnist-paper-{variant}-seed{seed}"
+                 for variant in ("autoencoder", "contrastive") for seed in range(3))
+TIMED_RUNS: tuple[TimedRun, ...] = (
+    TimedRun("PneumoniaMNIST seed 0, `cae reproduce`", "paper", FIRST,
+             ("pneumoniamnist-paper-seed0",)),
+    TimedRun("MNIST seed 0, `cae reproduce` (about 10 min of training shared the cores with "
+             "another job)", "paper", FIRST, ("mnist-paper-seed0",)),
+    TimedRun("MNIST seed 1, `cae reproduce` (the first 25 min of training shared the cores "
+             "with other jobs)", "paper", FIRST, ("mnist-paper-seed1",)),
+    TimedRun("PneumoniaMNIST loss ablation, the autoencoder and contrastive variants, one run "
+             "per variant and seed (`scripts/run_ablation.sh`, no floors or baselines)",
+             "paper", FIRST, ABLATION),
+    TimedRun("MNIST seed 0, `cae reproduce`, computing and caching the pixel floors (other "
+             "work shared the cores at times)", "validated", SECOND, ("mnist-validated-seed0",)),
+    TimedRun("MNIST seed 1, `cae reproduce`, with the cached pixel floors (other work shared "
+             "the cores at times)", "validated", SECOND, ("mnist-validated-seed1",)),
+    TimedRun("PneumoniaMNIST seed 1, `cae reproduce`, with the cached pixel floors", "validated",
+             SECOND, ("pneumoniamnist-validated-seed1",)),
+    TimedRun("PneumoniaMNIST, `cae reproduce` in this release, computing the floors", "paper",
+             SECOND, benchmark=("cpu-2core-epyc-avx512bf16.json", "pneumoniamnist")),
+    TimedRun("MNIST, `cae reproduce` in this release, computing the floors (their KMeans "
+             "searches are the peak)", "paper", SECOND, ("benchmark/mnist-paper-seed0",)),
+)
+
+
+def clock(seconds: float) -> str:
+    """A duration as a reader reads a clock: '5 min 17 s', '1 h 14 min'."""
+    seconds = round(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _gb(megabytes: float) -> str:
+    return f"{megabytes / 1000:.1f} GB"
+
+
+def _memory(record: dict) -> str:
+    if "peak_rss_mb" not in record:
+        return "not recorded"
+    after = (record.get("peak_rss_mb_after") or {}).get("train")
+    return _gb(record["peak_rss_mb"]) + (f" ({_gb(after)} after training)" if after else "")
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise CaeError(f"{path} not found: the reproducibility chapter's timings read it "
+                       "(commit it, or rerun the run or benchmark that writes it)")
+    return read_json(path)
+
+
+def _records(row: TimedRun, runs_root: Path, benchmarks: Path) -> list[dict]:
+    """Per run of the row: the phases' seconds, the total and the peak memory if recorded."""
+    if row.benchmark:
+        name, dataset = row.benchmark
+        data = _read(benchmarks / name)
+        return [{**data[f"reproduce_paper_{dataset}_phases_s"],
+                 "wall": data[f"reproduce_paper_{dataset}_s"],
+                 "peak_rss_mb": data[f"reproduce_paper_{dataset}_peak_rss_mb"]}]
+    records = []
+    for run in row.runs:
+        provenance = _read(runs_root / run / "provenance.json")
+        records.append({**provenance["wall_time_s"],
+                        **{k: provenance[k] for k in ("peak_rss_mb", "peak_rss_mb_after")
+                           if k in provenance}})
+    return records
+
+
+def _phases(record: dict) -> str:
+    return ", ".join(f"{phase} {format_seconds(record[phase])}" for phase in PHASES if phase in record)
+
+
+def wall_times_table(runs_root: str | Path, benchmarks: str | Path) -> str:
+    """The wall-time table in Markdown, one row per TIMED_RUNS entry."""
+    lines = ["| Run | Profile | Machine, precision | Phases | Compute in all | Peak memory |",
+             "|---|---|---|---|---|---|"]
+    for row in TIMED_RUNS:
+        records = _records(row, Path(runs_root), Path(benchmarks))
+        precision = "fp32" if row.benchmark else ", ".join(sorted(
+            {_read(Path(runs_root) / run / "provenance.json")["precision"] for run in row.runs}))
+        if len(records) == 1:
+            record = records[0]
+            total = clock(record["total"])
+            if "wall" in record:
+                total += f" ({clock(record['wall'])} from start to end)"
+            phases, memory = _phases(record), _memory(record)
+        else:
+            totals = [r["total"] for r in records]
+            total = (f"{format_seconds(min(totals))} to {format_seconds(max(totals))} per run; "
+                     f"{clock(sum(totals))} for all {len(records)}")
+            phases, memory = "—", "not recorded"
+        lines.append(f"| {row.what} | `{row.profile}` | {row.machine}, {precision} | {phases} "
+                     f"| {total} | {memory} |")
+    return "\n".join(lines)
+
+
+def throughput_table(benchmarks: str | Path) -> str:
+    """The multi-process throughput in Markdown: a row per configuration (pairs per second,
+    the median and every repeat), then how the two-process run compares with the others."""
+    data = _read(Path(benchmarks) / THROUGHPUT_FILE)
+    configs = data["configurations"]
+    lines = ["| Processes | Threads each | Backend | Pairs per second (repeats) |",
+             "|---|---|---|---|"]
+    for c in configs:
+        repeats = ", ".join(f"{p:,.0f}" for p in c["pairs_per_s_repeats"])
+        lines.append(f"| {c['processes']} | {c['threads_per_process']} | {c['backend'] or '—'} "
+                     f"| {c['pairs_per_s']:,.0f} ({repeats}) |")
+    rate = {(c["processes"], c["threads_per_process"]): c["pairs_per_s"] for c in configs}
+    if {(1, 2), (1, 1), (2, 1)} <= set(rate):
+        lines += ["", f"Two processes ran at {rate[2, 1] / rate[1, 2]:.2f} times the rate of one "
+                      f"process with two threads, and at {rate[2, 1] / rate[1, 1]:.2f} times the "
+                      "rate of one process with one thread."]
+    return "\n".join(lines)
+
+
+def _cell(entry: dict) -> str:
+    return f"{entry['mean']:.3f} [{entry['lo']:.3f}, {entry['hi']:.3f}]"
+
+
+def bf16_quality(benchmarks: str | Path) -> str:
+    """The bf16-against-fp32 test in Markdown: a line per split and protocol (mean and 95%
+    interval over the seeds in each precision), and whether each mean lies inside the other
+    precision's interval."""
+    data = _read(Path(benchmarks) / BF16_FILE)
+    cells = data["cells"]
+    seeds = sorted({s for c in cells for p in ("bf16", "fp32") for s in c[p]["seeds"]})
+    lines = [f"`{data['profile']}` runs of {dataset_name(data['dataset'])} in each precision, seeds "
+             f"{', '.join(map(str, seeds))}, on an {data['cpu']} CPU with "
+             f"{', '.join(data['cpu_flags'])}: mean over the seeds [95% interval].", ""]
+    lines += [f"- {c['split']} {PROTOCOL_WORDS.get(c['protocol'], c['protocol'])}: bf16 "
+              f"{_cell(c['bf16'])}, fp32 {_cell(c['fp32'])}." for c in cells]
+    inside = sum(c["bf16_mean_in_fp32_interval"] and c["fp32_mean_in_bf16_interval"] for c in cells)
+    lines += ["", f"In {inside} of the {len(cells)} lines each precision's mean lies inside the "
+                  "other's interval."]
+    return "\n".join(lines)
+
+
+def time_and_peak(runs_root: str | Path, run: str) -> tuple[str, str]:
+    """A run's total compute time and peak memory, as the prose quotes them."""
+    provenance = _read(Path(runs_root) / run / "provenance.json")
+    return clock(provenance["wall_time_s"]["total"]), _memory({"peak_rss_mb": provenance["peak_rss_mb"]})
