@@ -130,19 +130,22 @@ def test_tsne_embedding_is_seeded_subsamples_and_maps_prototypes():
     assert all_index.tolist() == list(range(10))
 
 
-def test_tsne_panels_three_panels_with_numbered_prototypes():
+def test_tsne_panels_three_panels_with_numbered_prototypes_and_a_legend_panel():
     points = RNG.normal(size=(30, 2))
     true_labels = RNG.integers(0, 2, size=30)
     clusters = np.arange(30) % 3
     mapping = np.array([0, 1, 1])
     fig = figures.tsne_panels(points, RNG.normal(size=(4, 2)), true_labels, clusters,
                               mapping[clusters], ["normal", "pneumonia"])
-    assert len(fig.axes) == 3
-    for ax in fig.axes:
+    panels, legend_panel = fig.axes[:3], fig.axes[3]  # 2 x 2: three panels, then the legends
+    assert [ax.get_title() for ax in panels] == [
+        "(A) true labels", "(B) cluster labels", "(C) clusters mapped to labels"]
+    for ax in panels:
         assert [t.get_text() for t in ax.texts] == ["0", "1", "2", "3"]
-        assert ax.get_legend().get_texts()[-1].get_text() == "prototypes"
-    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()][:3] == [
-        "cluster 0", "cluster 1", "cluster 2"]
+        assert ax.get_legend() is None  # legends sit in their own panel, off the points
+    classes, clusters = legend_panel.artists[0], legend_panel.get_legend()
+    assert [t.get_text() for t in classes.get_texts()] == ["normal", "pneumonia", "prototypes"]
+    assert [t.get_text() for t in clusters.get_texts()] == ["cluster 0", "cluster 1", "cluster 2"]
 
 
 def test_reconstruction_grid_and_decoded_prototypes():

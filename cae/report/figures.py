@@ -189,24 +189,35 @@ def tsne_panels(points_2d: ArrayLike, proto_2d: ArrayLike, true_labels: ArrayLik
                cluster_colors, cluster_colors),
               ("(C) clusters mapped to labels", mapped_labels, list(class_names), class_colors,
                mapped_star)]
-    fig = _figure(15, 5)
-    for ax, (title, values, names, colors, star_colors) in zip(fig.subplots(1, 3), panels):
+    fig = _figure(7, 7.4)  # the book's column: three panels and a legend panel, 2 x 2
+    grid = fig.subplots(2, 2)
+    handles: dict[str, dict] = {"classes": {}, "clusters": {}}
+    for ax, (title, values, names, colors, star_colors), kind in zip(
+            grid.flat, panels, ("classes", "clusters", "classes")):
         for v, (name, color) in enumerate(zip(names, colors)):
             member = values == v
             if member.any():
-                ax.scatter(points[member, 0], points[member, 1], s=6, alpha=0.7,
-                           color=color, label=name, linewidths=0)
-        ax.scatter(protos[:, 0], protos[:, 1], marker="*", s=400, c=star_colors,
-                   edgecolors="black", linewidths=1.5, zorder=3, label="prototypes")
+                handles[kind][name] = ax.scatter(points[member, 0], points[member, 1], s=5,
+                                                 alpha=0.7, color=color, label=name, linewidths=0)
+        stars = ax.scatter(protos[:, 0], protos[:, 1], marker="*", s=260, c=star_colors,
+                           edgecolors="black", linewidths=1.2, zorder=3, label="prototypes")
         for j, (x, y) in enumerate(protos):
-            ax.annotate(str(j), (x, y), xytext=(8, 8), textcoords="offset points",
-                        fontweight="bold", zorder=4,
+            ax.annotate(str(j), (x, y), xytext=(6, 6), textcoords="offset points",
+                        fontweight="bold", fontsize="small", zorder=4,
                         path_effects=[patheffects.withStroke(linewidth=3, foreground="white")])
-        ax.set_title(title)
-        ax.set_xlabel("t-SNE 1")
-        ax.set_ylabel("t-SNE 2")
-        legend = ax.legend(fontsize="small", markerscale=2)
-        legend.legend_handles[-1].set_sizes([150])
+        ax.set_title(title, fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    legend_ax = grid[1, 1]
+    legend_ax.axis("off")
+    first = legend_ax.legend(handles=[*handles["classes"].values(), stars], loc="upper left",
+                             title="classes (A, C)", fontsize="small", markerscale=2.5,
+                             ncols=2 if len(handles["classes"]) > 6 else 1)
+    first.legend_handles[-1].set_sizes([120])
+    legend_ax.add_artist(first)
+    legend_ax.legend(handles=list(handles["clusters"].values()), loc="lower left",
+                     title="clusters (B; stars numbered alike)", fontsize="small", markerscale=2.5,
+                     ncols=3 if len(handles["clusters"]) > 8 else 2)
     return fig
 
 
@@ -331,3 +342,20 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, format="png")
     return path
+
+
+COLUMN_PX = 700  # the book's text column at a desktop width (check_book measures 704 px)
+MIN_TEXT_PX = 9.0  # the smallest text a figure may show at that width: the body's small print
+
+
+def smallest_text_px(fig: Figure, dpi: float = 120, column_px: int = COLUMN_PX) -> float:
+    """The pixel height of the figure's smallest visible text once shown in the book: saved
+    at `dpi`, then scaled down to the column when wider than it (a narrower image is shown at
+    its own size). `inf` for a figure without text."""
+    fig.canvas.draw()  # lay out, so that tick labels exist
+    width = fig.get_size_inches()[0]
+    scale = min(dpi, column_px / width) / 72  # pixels per point as displayed
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text")
+                                                   and hasattr(a, "get_fontsize"))
+             if t.get_visible() and str(t.get_text()).strip()]
+    return min(sizes) * scale if sizes else float("inf")
