@@ -33,20 +33,26 @@ def fake_mnist_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return images.astype(np.uint8)
 
 
-@pytest.fixture
-def fake_mnist_dir(tmp_path: Path) -> Path:
-    """A data dir holding MNIST/raw/ with 600 train / 200 test images of 3 classes (0, 1, 2).
+def write_fake_mnist(folder: Path) -> Path:
+    """Make folder a data dir holding MNIST/raw/ with 600 train / 200 test images of 3
+    classes (0, 1, 2); return it.
 
     Deterministic; labels cycle 0, 1, 2 so every class has the same count.
     """
-    raw = tmp_path / "MNIST" / "raw"
+    raw = folder / "MNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for prefix, n in (("train", FAKE_MNIST_TRAIN), ("t10k", FAKE_MNIST_TEST)):
         labels = (np.arange(n) % FAKE_MNIST_CLASSES).astype(np.uint8)
         write_idx(raw / f"{prefix}-images-idx3-ubyte", fake_mnist_images(labels, rng))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
-    return tmp_path
+    return folder
+
+
+@pytest.fixture
+def fake_mnist_dir(tmp_path: Path) -> Path:
+    """A data dir with a tiny fake MNIST (`write_fake_mnist`)."""
+    return write_fake_mnist(tmp_path)
 
 
 @pytest.fixture

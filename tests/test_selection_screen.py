@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAKE_MNIST_CLASSES, fake_mnist_images, write_idx
+from conftest import write_fake_mnist
 
 from cae.config import make_config
 from cae.pipeline import reproduce
@@ -17,14 +17,7 @@ from cae.report.selection_screen import main, screen_figure, screen_rows, write_
 @pytest.fixture(scope="module")
 def screen_root(tmp_path_factory):
     """Two screened smoke runs on a fake MNIST (val hold-out as the selection split)."""
-    data_dir = tmp_path_factory.mktemp("data")
-    raw = data_dir / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 600), ("t10k", 200)):
-        labels = (np.arange(n) % FAKE_MNIST_CLASSES).astype(np.uint8)
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", fake_mnist_images(labels, rng))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    data_dir = write_fake_mnist(tmp_path_factory.mktemp("data"))
     root = tmp_path_factory.mktemp("selection-screen")
     for variant, extra in (("base", {}), ("jitter0.4", {"intensity_jitter": 0.4})):
         cfg = make_config("smoke", dataset="mnist", data_dir=str(data_dir), progress=False,
