@@ -1,14 +1,15 @@
 """The `cae` command line: train, evaluate, baselines, reproduce, export-decoder.
 
 Every command builds one `RunConfig` (profile + options + `--set name=value`) and
-writes into a run directory. Bad input gets one line on stderr and exit status 2.
+writes into a run directory, which holds the results of one config (`--overwrite` deletes
+them to make room for another) and one command at a time (`cae.infra.run_lock`). Bad input
+gets one line on stderr and exit status 2.
 `reproduce` and `evaluate` end by exporting the run's decoder to ONNX (`cae.evaluation.export`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,6 @@ from cae.config import (
     PROFILES,
     RunConfig,
     coerce_field,
-    load_config,
     make_config,
     with_scaled_schedule,
 )
@@ -63,7 +63,14 @@ def _data_dir_and_device(parser: argparse.ArgumentParser) -> None:
 def _run_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path,
                         help="where config, checkpoint, metrics and figures go "
-                             "(default runs/<dataset>-<profile>-seed<seed>)")
+                             "(default runs/<dataset>-<profile>-seed<seed>); one command "
+                             "at a time works in it")
+
+
+def _overwrite(parser: argparse.ArgumentParser, kept: str) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the run directory's old results first (a folder holding "
+                             f"results of another configuration is refused without it); {kept}")
 
 
 def _weights(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train both phases (checkpoint every epoch)")
     _common(train)
     train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    _overwrite(train, "with --resume a checkpoint of the same training settings is kept")
 
     evaluate = commands.add_parser("evaluate", help="score a trained run: 3 protocols + floors, "
                                                     "figures, the decoder as ONNX")
@@ -90,16 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir_and_device(evaluate)
     evaluate.add_argument("--no-floors", action="store_true",
                           help="skip majority-class, raw-pixel and untrained-encoder rows")
+    _overwrite(evaluate, "the training is kept")
 
     baselines = commands.add_parser("baselines", help="ResNet-18 transfer and ResNet-18 features + KMeans")
     _common(baselines)
     _weights(baselines)
+    _overwrite(baselines, "a checkpoint of the same training settings is kept")
 
     reproduce = commands.add_parser("reproduce", help="train + evaluate + baselines for one dataset "
                                                       "and profile, then export the decoder")
     _common(reproduce)
     _weights(reproduce)
-    reproduce.add_argument("--retrain", action="store_true", help="train again even if the run is complete")
+    reproduce.add_argument("--retrain", action="store_true",
+                           help="train this configuration again even if the run is complete, "
+                                "deleting its old results first")
+    _overwrite(reproduce, "a checkpoint of the same training settings is kept and scored "
+                          "again (a change of evaluation settings only)")
     reproduce.add_argument("--resume", action="store_true", help="continue an interrupted run")
     reproduce.add_argument("--no-baselines", action="store_true", help="skip the ResNet-18 baselines")
     reproduce.add_argument("--no-floors", action="store_true",
@@ -157,7 +171,6 @@ def _run(args: argparse.Namespace) -> None:
     from cae.evaluation.scoring import merge_metrics
     from cae.infra import distributed, runs
     from cae.infra.runtime import resolve_device
-    from cae.method.checkpoints import CHECKPOINT
 
     if distributed.launched() and args.command not in ("train", "reproduce"):
         raise CaeError(f"`cae {args.command}` runs in one process; run it without torchrun "
@@ -165,48 +178,57 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "export-decoder":
         if args.run_dir is None:
             raise CaeError("export-decoder needs --run-dir (a run finished by `cae train`)")
-        _export(args.run_dir, args.data_dir)
+        with pipeline.run_dir_lock(args.run_dir):
+            _export(args.run_dir, args.data_dir)
         return
     if args.command == "evaluate":
         if args.run_dir is None:
             raise CaeError("evaluate needs --run-dir (a folder written by `cae train`)")
-        cfg = load_config(args.run_dir / "config.json")
         volatile = {k: getattr(args, k) for k in ("data_dir", "device") if getattr(args, k)}
-        cfg = dataclasses.replace(cfg, **volatile).validate()
-        table = pipeline.evaluate_run(cfg, load(cfg), args.run_dir,
-                                      floors=not args.no_floors)
-        merge_metrics(table, args.run_dir)
-        print(_summary(table))
-        print(f"metrics and figures in {args.run_dir}")
-        _export(args.run_dir, args.data_dir)
+        with pipeline.run_dir_lock(args.run_dir):
+            table = pipeline.evaluate(args.run_dir, not args.no_floors, args.overwrite, **volatile)
+            print(_summary(table))
+            print(f"metrics and figures in {args.run_dir}")
+            _export(args.run_dir, args.data_dir)
         return
 
     cfg = config_from_args(args)
     run_dir = args.run_dir or runs.run_dir_for(cfg)
     started = time.perf_counter()
     if args.command == "train":
-        with distributed.process_group(resolve_device(cfg.device)):
-            pipeline.train_run(cfg, load(cfg), run_dir, args.resume)
+        with distributed.process_group(resolve_device(cfg.device)), \
+                pipeline.run_dir_lock(run_dir, create=True):
+            distributed.from_main(runs.check_run_dir, cfg, run_dir, args.resume, args.overwrite)
+            pipeline.train_run(cfg, load(cfg), run_dir, args.resume, overwrite=args.overwrite)
             if distributed.is_main():
                 print(f"trained in {time.perf_counter() - started:.0f} s; checkpoint in {run_dir}")
     elif args.command == "baselines":
-        runs.prepare_run_dir(cfg, run_dir, resume=True)
-        table = metrics_table(baseline_rows(cfg, load(cfg)))
-        merge_metrics(table, run_dir)
+        with pipeline.run_dir_lock(run_dir, create=True):
+            runs.prepare_run_dir(cfg, run_dir, resume=True, overwrite=args.overwrite)
+            table = metrics_table(baseline_rows(cfg, load(cfg)))
+            runs.record_results_config(cfg, run_dir)
+            merge_metrics(table, run_dir)
         print(_summary(table))
         print(f"baseline rows merged into {run_dir / 'metrics.json'}")
     else:
-        with distributed.process_group(resolve_device(cfg.device)):
+        with distributed.process_group(resolve_device(cfg.device)), \
+                pipeline.run_dir_lock(run_dir, create=True):
             artifacts = pipeline.reproduce(cfg, run_dir, retrain=args.retrain,
                                            baselines=not args.no_baselines, resume=args.resume,
-                                           floors=not args.no_floors)
-        if artifacts is None:  # a torchrun process other than 0: it trained, 0 writes
-            return
-        print(_summary(artifacts.metrics))
-        seconds = artifacts.provenance["wall_time_s"]["total"]
-        print(f"run complete ({seconds:.0f} s of compute); artifacts in {run_dir}")
-        if (run_dir / CHECKPOINT).is_file():  # a finished run reused from a clone has none
-            _export(run_dir, cfg.data_dir)
+                                           floors=not args.no_floors, overwrite=args.overwrite)
+            if artifacts is None:  # a torchrun process other than 0: it trained, 0 writes
+                return
+            print(_summary(artifacts.metrics))
+            seconds = artifacts.provenance["wall_time_s"]["total"]
+            print(f"run complete ({seconds:.0f} s of compute); artifacts in {run_dir}")
+            if (run_dir / runs.CHECKPOINT).is_file():  # a finished run reused from a clone has none
+                _export(run_dir, cfg.data_dir)
+
+
+_AFTER_INTERRUPT = {"train": "continue with --resume", "reproduce": "continue with --resume",
+                    "evaluate": "its results may be incomplete; run `cae evaluate` again",
+                    "baselines": "run `cae baselines` again",
+                    "export-decoder": "run `cae export-decoder` again"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cae: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("cae: interrupted; continue with --resume", file=sys.stderr)
+        print(f"cae: interrupted; {_AFTER_INTERRUPT[args.command]}", file=sys.stderr)
         return 130
     return 0
 

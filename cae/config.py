@@ -447,4 +447,9 @@ def load_config(path: Path) -> RunConfig:
         raw = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CaeError(f"cannot read config {path}: {exc}") from None
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    """The RunConfig of a dict written by `RunConfig.to_dict` (and read back from JSON)."""
     return RunConfig(**{k: coerce_field(k, v) for k, v in raw.items()}).validate()

@@ -1,18 +1,23 @@
 """One run end to end: train, evaluate (with floors), baselines, figures, provenance.
 
 What a run writes is described in `cae.infra.runs`. `reproduce` reuses the artifacts of a
-finished run with the same config unless asked to retrain.
+finished run with the same config unless asked to retrain; no command gives a folder
+holding results another config unless asked to delete them (`overwrite`), and each holds
+the folder's lock while it works (`run_dir_lock`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from cae import names
-from cae.config import RunConfig
+from cae.config import RunConfig, load_config
 from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.baselines import (
@@ -30,36 +35,69 @@ from cae.evaluation.run_figures import RunResults, draw_figures
 from cae.evaluation.scoring import (
     head_rows,
     mapping_against_k,
+    merge_metrics,
     protocol_predictions,
     score_rows,
     write_metrics,
 )
+from cae.infra import run_lock
 from cae.infra.distributed import from_main, is_main
 from cae.infra.files import write_json
 from cae.infra.provenance import provenance
-from cae.infra.runs import RunArtifacts, prepare_run_dir, writable_run_dir
+from cae.infra.runs import (
+    CONFIG,
+    RunArtifacts,
+    changes,
+    check_results_config,
+    check_run_dir,
+    clear_results,
+    prepare_run_dir,
+    read_json,
+    record_results_config,
+    trained_alike,
+    writable_run_dir,
+)
 from cae.infra.runtime import Runtime, encode, peak_rss_mb
-from cae.method.checkpoints import load_networks
+from cae.method.checkpoints import load_networks, read_checkpoint
 from cae.method.train import (
     clustered,
     train,
 )
 
 
-def check_before_work(cfg: RunConfig, run_dir: Path, baselines: bool) -> None:
-    """What a run needs that can fail, checked before the first epoch: a writable run
-    directory and, when the baselines will run, the ResNet-18 weights (or the explicit
-    permission to use untrained ones). The data is checked when it is loaded."""
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path, create: bool = False) -> Iterator[None]:
+    """Hold run_dir's lock (`cae.infra.run_lock`) for the block, in process 0 under torchrun;
+    with `create`, make the folder first (refusing one that cannot be written), so that a
+    new run is locked from its start."""
+    if create and not from_main(Path(run_dir).is_dir):
+        from_main(writable_run_dir, run_dir)
+    from_main(run_lock.acquire, run_dir)
+    try:
+        yield
+    finally:
+        if is_main():
+            run_lock.release(run_dir)
+
+
+def check_before_work(cfg: RunConfig, run_dir: Path, baselines: bool, resume: bool = False,
+                      overwrite: bool = False) -> None:
+    """What a run needs that can fail, checked before the data is loaded: a writable run
+    directory that holds no results of another config (`check_run_dir`) and, when the
+    baselines will run, the ResNet-18 weights (or the explicit permission to use
+    untrained ones). The data is checked when it is loaded."""
     writable_run_dir(run_dir)
+    check_run_dir(cfg, run_dir, resume, overwrite)
     if baselines:
         load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
 
 
 def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
-              runtime: Runtime | None = None) -> float:
+              runtime: Runtime | None = None, overwrite: bool = False) -> float:
     """Train and write history.json and elbow.json; returns the training wall time.
-    Under torchrun every process trains and process 0 writes."""
-    from_main(prepare_run_dir, cfg, run_dir, resume)
+    Under torchrun every process trains and process 0 writes. The folder is checked (and,
+    with `overwrite`, its old results deleted) by `prepare_run_dir`."""
+    from_main(prepare_run_dir, cfg, run_dir, resume, overwrite)
     state = train(cfg, data, run_dir, resume, runtime)
     if is_main():
         write_json(run_dir / "history.json", state.history)
@@ -74,8 +112,10 @@ def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False
 def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = True,
                  runtime: Runtime | None = None) -> pd.DataFrame:
     """Score the trained encoder (and the floors) and draw the run's figures, on the run's
-    device and precision (resolved from cfg when not given)."""
+    device and precision (resolved from cfg when not given). The config is recorded beside
+    the results (`record_results_config`) before the first of them is written."""
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    record_results_config(cfg, run_dir)
     device, precision = runtime.device, runtime.precision
     nets = load_networks(cfg, run_dir, data.n_channels, device)
     h = {s: encode(nets.encoder, data.splits[s].images, device, precision) for s in data.splits}
@@ -94,38 +134,91 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     return table
 
 
-def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,
-              resume: bool = False, floors: bool = True) -> RunArtifacts | None:
-    """Train, evaluate and run the baselines for one config, or reuse a finished identical run.
-
-    Under torchrun every process trains; process 0 alone then evaluates, runs the
-    baselines and writes, and the others return None once training is done."""
+def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
+             **volatile: str) -> pd.DataFrame:
+    """Score a trained run under its config.json (`cae evaluate`; `volatile`: data_dir or
+    device for this machine), merge the rows into its metrics and write or update its
+    provenance.json. Results computed under another config are refused unless
+    `overwrite`, which deletes every result first and keeps the training."""
     run_dir = Path(run_dir)
-    if not retrain and not resume and from_main((run_dir / "provenance.json").is_file):
-        done = from_main(RunArtifacts.read, run_dir)
-        if done.config.fingerprint() != cfg.fingerprint():
-            raise CaeError(f"{run_dir} holds a finished run with another configuration; pass "
-                           f"--retrain (retrain=True) to replace it, or use another run dir")
-        return done
-    from_main(check_before_work, cfg, run_dir, baselines)
-    runtime = Runtime.resolve(cfg.device, cfg.precision)  # once: training, scoring, provenance
+    cfg = dataclasses.replace(load_config(run_dir / CONFIG), **volatile).validate()
+    if not overwrite:
+        check_results_config(cfg, run_dir, "config.json was changed after them; pass "
+                                           "--overwrite to delete them and score the run again")
+    trained = read_checkpoint(run_dir, cfg)
     data = load(cfg)
-    seconds = {"train": train_run(cfg, data, run_dir, resume, runtime)}
-    peaks = {"train": round(peak_rss_mb())}  # the process's peak so far, after each phase
-    if not is_main():
-        return None
+    if overwrite:
+        clear_results(run_dir, keep_training=True)
+    runtime = Runtime.resolve(cfg.device, cfg.precision)
     started = time.perf_counter()
     table = evaluate_run(cfg, data, run_dir, floors, runtime)
-    seconds["evaluate"] = time.perf_counter() - started
-    peaks["evaluate"] = round(peak_rss_mb())
-    if baselines:
-        started = time.perf_counter()
-        table = metrics_table(table.to_dict("records") + baseline_rows(cfg, data, runtime))
-        seconds["baselines"] = time.perf_counter() - started
-        peaks["baselines"] = round(peak_rss_mb())
+    elapsed = time.perf_counter() - started
+    merge_metrics(table, run_dir)
+    path = run_dir / "provenance.json"
+    try:
+        before = read_json(path) if path.is_file() else {}
+    except ValueError:  # damaged: written again whole
+        before = {}
+    seconds = {name: t for name, t in before.get("wall_time_s", {"train": trained["seconds"]}).items()
+               if name != "total"} | {"evaluate": elapsed}
     seconds["total"] = sum(seconds.values())
-    write_metrics(table, run_dir)
-    write_json(run_dir / "provenance.json", provenance(cfg, data, seconds, runtime, peaks))
-    return RunArtifacts.read(run_dir)
+    peaks = before.get("peak_rss_mb_after", {}) | {"evaluate": round(peak_rss_mb())}
+    write_json(path, provenance(cfg, data, seconds, runtime, peaks,
+                                trained_by=(trained.get("world_size", 1), trained.get("backend"))))
+    return table
 
+
+def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: bool = True,
+              resume: bool = False, floors: bool = True, overwrite: bool = False
+              ) -> RunArtifacts | None:
+    """Train, evaluate and run the baselines for one config, or reuse a finished identical run.
+
+    A folder holding results of another config is refused, unless `overwrite`, which
+    deletes them first: a checkpoint of the same training settings is kept and scored
+    again (an evaluation-only change), any other is trained again. `retrain` trains again
+    a run of this config. Under torchrun every process trains; process 0 alone then
+    evaluates, runs the baselines and writes, and the others return None once training
+    is done."""
+    run_dir = Path(run_dir)
+    with run_dir_lock(run_dir, create=True):
+        if not (retrain or resume or overwrite) and from_main((run_dir / "provenance.json").is_file):
+            return from_main(_finished, cfg, run_dir)
+        if retrain and not overwrite:
+            from_main(check_results_config, cfg, run_dir, _ANOTHER_RUN, True)
+        resume = resume or (overwrite and not retrain and from_main(trained_alike, cfg, run_dir))
+        overwrite = overwrite or retrain
+        from_main(check_before_work, cfg, run_dir, baselines, resume, overwrite)
+        runtime = Runtime.resolve(cfg.device, cfg.precision)  # once: training, scoring, provenance
+        data = load(cfg)
+        seconds = {"train": train_run(cfg, data, run_dir, resume, runtime, overwrite)}
+        peaks = {"train": round(peak_rss_mb())}  # the process's peak so far, after each phase
+        if not is_main():
+            return None
+        started = time.perf_counter()
+        table = evaluate_run(cfg, data, run_dir, floors, runtime)
+        seconds["evaluate"] = time.perf_counter() - started
+        peaks["evaluate"] = round(peak_rss_mb())
+        if baselines:
+            started = time.perf_counter()
+            table = metrics_table(table.to_dict("records") + baseline_rows(cfg, data, runtime))
+            seconds["baselines"] = time.perf_counter() - started
+            peaks["baselines"] = round(peak_rss_mb())
+        seconds["total"] = sum(seconds.values())
+        write_metrics(table, run_dir)
+        write_json(run_dir / "provenance.json", provenance(cfg, data, seconds, runtime, peaks))
+        return RunArtifacts.read(run_dir)
+
+
+_ANOTHER_RUN = "pass a new --run-dir, or --overwrite (overwrite=True) to delete them first"
+
+
+def _finished(cfg: RunConfig, run_dir: Path) -> RunArtifacts:
+    """The finished run in run_dir, refused unless its results and its config.json are
+    both of cfg."""
+    check_results_config(cfg, run_dir, _ANOTHER_RUN)
+    done = RunArtifacts.read(run_dir)
+    if done.config.fingerprint() != cfg.fingerprint():
+        raise CaeError(f"{run_dir / CONFIG} was changed after the run's results were computed "
+                       f"({changes(done.config, cfg)}); {_ANOTHER_RUN}")
+    return done
 

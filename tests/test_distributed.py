@@ -13,6 +13,7 @@ the comparison can fail.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -253,6 +254,8 @@ def test_torchrun_smoke_run_is_scored_by_one_process_evaluate(tmp_path, fake_mni
     assert main(["evaluate", "--run-dir", str(run_dir), "--no-floors"]) == 0
     for name in ("metrics.json", "metrics.csv", "mapping_vs_k.json", "figures/training.png"):
         assert (run_dir / name).is_file(), name
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    assert (provenance["world_size"], provenance["backend"]) == (WORLD, "gloo")  # the training's
 
 
 def test_commands_that_run_in_one_process_refuse_torchrun(monkeypatch, capsys):

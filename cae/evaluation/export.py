@@ -27,14 +27,13 @@ from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.protocols import mapping_protocol
 from cae.infra.files import write_json
+from cae.infra.runs import DECODER_JSON, DECODER_ONNX, check_results_config
 from cae.infra.runtime import encode, resolve_precision
 from cae.method.checkpoints import load_networks
 from cae.method.clustering import soft_assign
 from cae.method.sampling import prototype_latents
 from cae.method.train import Networks, clustered
 
-DECODER_ONNX = "decoder.onnx"
-DECODER_JSON = "decoder.json"
 OPSET = 18  # run by onnxruntime and by onnxruntime-web 1.30 (scripts/fetch_onnxruntime.sh)
 
 
@@ -106,6 +105,8 @@ def export_decoder(run_dir: Path, data_dir: str | None = None) -> Path:
     cfg = load_config(run_dir / "config.json")
     if data_dir:
         cfg = replace(cfg, data_dir=data_dir).validate()
+    check_results_config(cfg, run_dir, "config.json was changed after them; score the run "
+                                       "again with `cae evaluate --overwrite` first")
     data = load(cfg)
     device = torch.device("cpu")
     nets = load_networks(cfg, run_dir, data.n_channels, device)

@@ -19,10 +19,13 @@ PACKAGES = ("cae", "torch", "torchvision", "numpy", "scikit-learn", "medmnist", 
 
 
 def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
-               runtime: Runtime | None = None, peaks: dict[str, int] | None = None) -> dict:
+               runtime: Runtime | None = None, peaks: dict[str, int] | None = None,
+               trained_by: tuple[int, str | None] | None = None) -> dict:
     """Where the numbers came from: data hashes, package versions, hardware, precision,
-    allocator, processes (torchrun's world size and backend), times, peak memory (and,
-    given `peaks`, the peak so far after each phase)."""
+    allocator, processes (torchrun's world size and backend; `trained_by` gives those of
+    a training run by another command, as its checkpoint records them), times, peak memory
+    (and, given `peaks`, the peak so far after each phase)."""
+    processes, group = trained_by or (world_size(), backend())
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
     device = runtime.device
     versions: dict[str, str | None] = {}
@@ -36,6 +39,6 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                 python=platform.python_version(),
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
-                cpu_threads=torch.get_num_threads(), world_size=world_size(), backend=backend(),
+                cpu_threads=torch.get_num_threads(), world_size=processes, backend=group,
                 precision=runtime.precision, allocator=runtime.allocator, wall_time_s=seconds,
                 peak_rss_mb=round(peak_rss_mb()), **({"peak_rss_mb_after": peaks} if peaks else {}))

@@ -9,23 +9,53 @@ phase), `figures/`, and once exported (`cae.evaluation.export`,
 at the end of `cae reproduce`) `decoder.onnx` with `decoder.json`. The data-only floors are
 shared by the runs beside it, in `../floors/` (`cae.evaluation.floor_cache`). Reading runs needs
 none of the training code, nor torch; `cae.infra.provenance` writes provenance.json.
+
+Finished results are never relabelled: `results_config.json`, written before the first
+result, records the config (and its fingerprint) they are computed under (runs written
+before it had none: theirs is their `config.json`), and a command that would give a folder
+holding results another config refuses (`prepare_run_dir`, `check_results_config`) unless
+asked to delete them first (`clear_results`). `.lock` is the folder's lock
+(`cae.infra.run_lock`) while a command works in it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import pandas as pd
 
-from cae.config import RunConfig, load_config, steps_per_epoch
+from cae.config import (
+    EVALUATION_FIELDS,
+    RunConfig,
+    config_from_dict,
+    differences,
+    load_config,
+    steps_per_epoch,
+)
 from cae.errors import CaeError
+from cae.infra.files import write_json
+from cae.infra.run_lock import LOCK_FILE
 
 if TYPE_CHECKING:  # reading runs imports no torch
     from cae.data.datasets import Dataset
 
+CONFIG = "config.json"
+CHECKPOINT = "checkpoint.pt"
+RESULTS_CONFIG = "results_config.json"
+DECODER_ONNX = "decoder.onnx"
+DECODER_JSON = "decoder.json"
+# what finished training leaves beside the checkpoint (which is written every epoch)
+FINISHED_TRAINING = ("history.json", "elbow.json")
+# what scoring a trained run leaves: computed under every field, evaluation fields included
+EVALUATION_RESULTS = ("metrics.json", "metrics.csv", "mapping_vs_k.json", "provenance.json",
+                      "figures", DECODER_ONNX, DECODER_JSON, "clustering_screen.json",
+                      RESULTS_CONFIG)
+_SET_ASIDE = ".overwritten-"  # prefix of the folder old results are moved into, then deleted
 
 class KCurves(TypedDict):
     """Protocol (a) on one eval split at every k of the elbow's range (`mapping_vs_k.json`)."""
@@ -125,12 +155,124 @@ def writable_run_dir(run_dir: Path) -> None:
                        f"writable --run-dir") from None
 
 
-def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool) -> None:
-    """Create run_dir and save the config; refuse to mix a different config into it."""
+def prepare_run_dir(cfg: RunConfig, run_dir: Path, resume: bool, overwrite: bool = False) -> None:
+    """Create run_dir, check it (`check_run_dir`), delete its old results with `overwrite`
+    (`clear_results`, keeping a checkpoint of the same training settings that `resume`
+    continues) and save the config."""
+    run_dir = Path(run_dir)
     writable_run_dir(run_dir)
-    saved = run_dir / "config.json"
-    if resume and saved.is_file() and (load_config(saved).fingerprint(training_only=True)
-                                       != cfg.fingerprint(training_only=True)):
-        raise CaeError(f"{run_dir} holds a run with another configuration; pass a fresh "
-                       f"--run-dir or drop --resume")
-    cfg.save(saved)
+    check_run_dir(cfg, run_dir, resume, overwrite)
+    if overwrite:
+        clear_results(run_dir, keep_training=resume and trained_alike(cfg, run_dir))
+    cfg.save(run_dir / CONFIG)
+
+
+def check_run_dir(cfg: RunConfig, run_dir: Path, resume: bool, overwrite: bool = False) -> None:
+    """Refuse (one line) to give a folder holding results another config. Without
+    `resume`: any finished training or results (a new training would leave them beside a
+    checkpoint that did not make them); with `resume`: a run of other training settings,
+    or results of any other setting. `overwrite` (delete them first) passes."""
+    run_dir = Path(run_dir)
+    if overwrite:
+        return
+    if not resume:
+        check_results_config(cfg, run_dir, "pass a new --run-dir, or --overwrite to delete them "
+                                           "first", with_training=True)
+        if finished_results(run_dir):
+            raise CaeError(f"{run_dir} already holds a finished run "
+                           f"({', '.join(finished_results(run_dir)[:3])}); pass --resume to "
+                           f"keep it, --overwrite to delete it and train again, or a new --run-dir")
+        return
+    saved = run_dir / CONFIG
+    there = load_config(saved) if saved.is_file() else None
+    if there is not None and (there.fingerprint(training_only=True)
+                              != cfg.fingerprint(training_only=True)):
+        raise CaeError(f"{run_dir} holds a run of another configuration "
+                       f"({changes(there, cfg, training_only=True)}); pass a new --run-dir, "
+                       f"or --overwrite to delete it first")
+    check_results_config(cfg, run_dir, "pass a new --run-dir, or --overwrite to delete them "
+                                       "first (the training is kept)")
+
+
+def finished_results(run_dir: Path) -> list[str]:
+    """The finished training files and results run_dir holds (names)."""
+    return [name for name in FINISHED_TRAINING + EVALUATION_RESULTS
+            if (Path(run_dir) / name).exists()]
+
+
+def results_config(run_dir: Path) -> RunConfig | None:
+    """The config run_dir's results were computed under: the one `record_results_config`
+    wrote; for runs written before that record, their config.json (never rewritten under
+    results since); None when the folder holds no results."""
+    run_dir = Path(run_dir)
+    record = run_dir / RESULTS_CONFIG
+    if record.is_file():
+        try:
+            return config_from_dict(read_json(record)["config"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CaeError(f"cannot read {record} ({type(exc).__name__}: {exc}); delete the "
+                           f"run's results with --overwrite, or pass a new --run-dir") from None
+    if any((run_dir / name).exists() for name in EVALUATION_RESULTS) and (run_dir / CONFIG).is_file():
+        return load_config(run_dir / CONFIG)
+    return None
+
+
+def trained_alike(cfg: RunConfig, run_dir: Path) -> bool:
+    """True when run_dir holds a checkpoint trained under cfg's training settings (its
+    config.json differs from cfg in evaluation fields at most)."""
+    saved = Path(run_dir) / CONFIG
+    return ((Path(run_dir) / CHECKPOINT).is_file() and saved.is_file()
+            and load_config(saved).fingerprint(training_only=True) == cfg.fingerprint(training_only=True))
+
+
+def record_results_config(cfg: RunConfig, run_dir: Path) -> None:
+    """Write `results_config.json`, the config of the results about to be written (and its
+    fingerprint), before the first of them."""
+    write_json(Path(run_dir) / RESULTS_CONFIG, {"fingerprint": cfg.fingerprint(),
+                                                "config": cfg.to_dict()})
+
+
+def check_results_config(cfg: RunConfig, run_dir: Path, how: str,
+                         with_training: bool = False) -> None:
+    """Raise CaeError when run_dir holds results computed under a config other than cfg
+    (any field but the volatile ones), naming the fields and saying `how` to proceed. With
+    `with_training`, a finished training counts too (its config is config.json)."""
+    saved = Path(run_dir) / CONFIG
+    there = results_config(run_dir)
+    if there is None and with_training and finished_results(run_dir) and saved.is_file():
+        there = load_config(saved)
+    if there is not None and there.fingerprint() != cfg.fingerprint():
+        raise CaeError(f"{run_dir} holds results of another configuration "
+                       f"({changes(there, cfg)}); {how}")
+
+
+def changes(there: RunConfig, asked: RunConfig, training_only: bool = False) -> str:
+    """The fields on which two configs differ, as a refusal names them (three at most)."""
+    found = [f"{name} {a!r} there, {b!r} asked"
+             for name, (a, b) in differences(there, asked).items()
+             if not (training_only and name in EVALUATION_FIELDS)]
+    return ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+
+
+def clear_results(run_dir: Path, keep_training: bool = False) -> None:
+    """Delete everything in run_dir but its config and lock (and, with `keep_training`, the
+    checkpoint and what finished training wrote) before a run writes new results there.
+
+    Each entry is first moved into a hidden folder inside run_dir, the results record
+    last, and that folder is then deleted (with any an earlier crash left): a crash part-way
+    leaves only older results, still labelled with the config that made them, and never
+    a mixture of old and new ones."""
+    run_dir = Path(run_dir)
+    kept = {CONFIG, LOCK_FILE} | ({CHECKPOINT, *FINISHED_TRAINING} if keep_training else set())
+    aside = run_dir / f"{_SET_ASIDE}{os.getpid()}"
+    try:
+        aside.mkdir(exist_ok=True)
+        entries = [p for p in run_dir.iterdir()
+                   if p.name not in kept and not p.name.startswith(_SET_ASIDE)]
+        for entry in sorted(entries, key=lambda p: p.name == RESULTS_CONFIG):
+            entry.rename(aside / entry.name)
+        for old in run_dir.glob(f"{_SET_ASIDE}*"):
+            shutil.rmtree(old)
+    except OSError as exc:
+        raise CaeError(f"cannot delete the old results in {run_dir} ({exc.strerror or exc}); "
+                       f"pass a new --run-dir") from None

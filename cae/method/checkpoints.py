@@ -10,13 +10,12 @@ import torch
 
 from cae.config import RunConfig
 from cae.errors import CaeError
-from cae.infra.distributed import is_main, world_size
+from cae.infra.distributed import backend, is_main, world_size
 from cae.infra.files import atomic_write
+from cae.infra.runs import CHECKPOINT
 from cae.method.clustering import ElbowResult
 from cae.method.models import ConditionalDecoder
 from cae.method.networks import Networks, TrainState, build_networks, freeze, place
-
-CHECKPOINT = "checkpoint.pt"
 
 
 class ElbowPayload(TypedDict):
@@ -55,7 +54,7 @@ def _checkpoint_payload(state: TrainState, cfg: RunConfig) -> CheckpointPayload:
     return CheckpointPayload(
         fingerprint=cfg.fingerprint(training_only=True), epoch=state.epoch, seconds=state.seconds,
         runtime=state.runtime,
-        world_size=world_size(),
+        world_size=world_size(), backend=backend(),
         encoder=nets.encoder.state_dict(), projector=nets.projector.state_dict(),
         decoder=nets.decoder.state_dict(),
         cond_decoder=nets.cond_decoder.state_dict() if nets.cond_decoder else None,
