@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -135,7 +136,7 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
 
 
 def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
-             **volatile: str) -> pd.DataFrame:
+             **volatile: Any) -> pd.DataFrame:
     """Score a trained run under its config.json (`cae evaluate`; `volatile`: data_dir or
     device for this machine), merge the rows into its metrics and write or update its
     provenance.json. Results computed under another config are refused unless
@@ -164,7 +165,7 @@ def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
     seconds["total"] = sum(seconds.values())
     peaks = before.get("peak_rss_mb_after", {}) | {"evaluate": round(peak_rss_mb())}
     write_json(path, provenance(cfg, data, seconds, runtime, peaks,
-                                trained_by=(trained.get("world_size", 1), trained.get("backend"))))
+                                trained_by=(int(trained.get("world_size", 1)), trained.get("backend"))))
     return table
 
 

@@ -38,6 +38,7 @@ class CheckpointPayload(TypedDict):
     seconds: float
     runtime: NotRequired[dict[str, str]]  # absent from checkpoints older than Runtime
     world_size: NotRequired[int]  # absent from checkpoints older than torchrun support: 1
+    backend: NotRequired[str | None]  # the process group's backend; absent from older checkpoints
     encoder: dict[str, Any]
     projector: dict[str, Any]
     decoder: dict[str, Any]

@@ -20,6 +20,7 @@ import torch
 from matplotlib import colormaps, patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
@@ -355,7 +356,6 @@ def smallest_text_px(fig: Figure, dpi: float = 120, column_px: int = COLUMN_PX) 
     fig.canvas.draw()  # lay out, so that tick labels exist
     width = fig.get_size_inches()[0]
     scale = min(dpi, column_px / width) / 72  # pixels per point as displayed
-    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text")
-                                                   and hasattr(a, "get_fontsize"))
+    sizes = [float(t.get_fontsize()) for t in fig.findobj(Text)
              if t.get_visible() and str(t.get_text()).strip()]
     return min(sizes) * scale if sizes else float("inf")

@@ -86,7 +86,7 @@ def floor_clause(differences: pd.DataFrame, floor: str, only_unbeaten: bool = Fa
     (-0.106 [-0.126, -0.086])'. With only_unbeaten, the protocols it beats are left out
     ('' when none is left); without intervals, the differences are left out."""
     rows = _in_protocol_order(differences[differences["floor"] == floor])
-    clauses = []
+    clauses: list[str] = []
     for verdict in ("beats", "ties", "loses", "one seed"):
         if only_unbeaten and verdict == "beats":
             continue
