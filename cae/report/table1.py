@@ -34,6 +34,9 @@ from cae.report.readouts import VIEW_COLUMNS, format_seconds, plain, profile_war
 from cae.report.stats import AVERAGING, GROUP_KEYS, interval_of
 
 FLOORS = (names.MAJORITY, names.RAW_PIXELS, names.UNTRAINED)
+# the clustering head beside the paper's protocol (a) cells: told k = number of classes,
+# which protocol (a) is not, so its row says it uses that label knowledge
+HEAD_ROW = "Ours (stat), clustering head (k = classes given)"
 
 
 # ---------------------------------------------------------------- all runs of a profile
@@ -328,7 +331,7 @@ def _head_comparison(comparison: pd.DataFrame, summary: pd.DataFrame) -> pd.Data
     for index, c in cells.iterrows():
         hit = _lookup(summary, c["dataset"], names.HEAD_MODEL, c["split"], names.STAT, "accuracy")
         cells.loc[index, ["mean", "n"]] = (math.nan, 0) if hit is None else (hit["mean"], hit["n"])
-    cells["paper_model"] = "Ours (stat), clustering head"
+    cells["paper_model"] = HEAD_ROW
     cells["model"] = names.HEAD_MODEL
     return cells[cells["n"] > 0]
 
