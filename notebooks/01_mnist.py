@@ -72,7 +72,7 @@ Markdown(readouts.provenance_note(artifacts))
 # The first eight test images of each digit: 28 × 28 grey-scale, one row per class.
 
 # %%
-Image(filename=figures_dir / "montage.png")
+display(*readouts.figure(artifacts, "montage.png"))
 
 # %% [markdown]
 # ## Training
@@ -85,7 +85,7 @@ Image(filename=figures_dir / "montage.png")
 # warm-up, then cosine annealing.
 
 # %%
-Image(filename=figures_dir / "training.png")
+display(*readouts.figure(artifacts, "training.png"))
 
 # %% [markdown]
 # ## How many clusters?
@@ -100,7 +100,7 @@ Markdown(f"The elbow chose **k = {artifacts.elbow['k']}** clusters "
          f"(searched k = {artifacts.elbow['ks'][0]} to {artifacts.elbow['ks'][-1]}).")
 
 # %%
-Image(filename=figures_dir / "elbow.png")
+display(*readouts.figure(artifacts, "elbow.png"))
 
 # %% [markdown]
 # Protocol (a) at every k of the search, not only the elbow's: the accuracy after
@@ -110,7 +110,7 @@ Image(filename=figures_dir / "elbow.png")
 # reward that. The dashed line is the elbow's k.
 
 # %%
-Image(filename=figures_dir / "mapping_vs_k_test.png")
+display(*readouts.figure(artifacts, "mapping_vs_k_test.png"))
 
 # %% [markdown]
 # ## The latent space
@@ -122,7 +122,7 @@ Image(filename=figures_dir / "mapping_vs_k_test.png")
 # so the sizes of and gaps between groups mean little.
 
 # %%
-Image(filename=figures_dir / "tsne_test.png")
+display(*readouts.figure(artifacts, "tsne_test.png"))
 
 # %% [markdown]
 # ## Reconstructions and decoded prototypes
@@ -131,7 +131,7 @@ Image(filename=figures_dir / "tsne_test.png")
 # which sees each image's latent vector and its soft assignment to the prototypes.
 
 # %%
-Image(filename=figures_dir / "reconstructions.png")
+display(*readouts.figure(artifacts, "reconstructions.png"))
 
 # %% [markdown]
 # Each prototype decoded into an image: the direction of the cluster centre, scaled to
@@ -141,7 +141,7 @@ Image(filename=figures_dir / "reconstructions.png")
 # in 128 dimensions.
 
 # %%
-Image(filename=figures_dir / "prototypes.png")
+display(*readouts.figure(artifacts, "prototypes.png"))
 
 # %% [markdown]
 # ### Sampling from a cluster
@@ -205,7 +205,7 @@ Markdown(verdicts.paper_beside_run(artifacts))
 
 # %%
 for k in composition_ks(artifacts.elbow, n_classes=10):
-    display(Image(filename=figures_dir / f"composition_test_k{k}.png"))
+    display(*readouts.figure(artifacts, f"composition_test_k{k}.png"))
 
 # %% [markdown]
 # ### Testing one cause: the horizontal flip
@@ -232,7 +232,7 @@ if all((run_dir / "provenance.json").is_file() for run_dir in flip_runs):
     display(ablation.single_change_curves(flipped, unflipped, "test"))
     for run in (flipped, unflipped):
         display(Markdown(f"`{run.run_dir.name}`, k = 10:"),
-                Image(filename=run.run_dir / "figures" / "composition_test_k10.png"))
+                *readouts.figure(run, "composition_test_k10.png"))
 else:
     display(Markdown(f"The two runs of the flip test are not under `{augmentation_root}`: "
                      "this execution shows none."))

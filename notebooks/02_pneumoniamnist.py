@@ -93,7 +93,7 @@ Markdown(dataset_notes.class_balance(data))
 # The first eight test images of each class:
 
 # %%
-Image(filename=figures_dir / "montage.png")
+display(*readouts.figure(artifacts, "montage.png"))
 
 # %%
 for note in dataset_notes.asides(dataset, "images"):
@@ -106,7 +106,7 @@ for note in dataset_notes.asides(dataset, "images"):
 # decoder) and the learning-rate schedule:
 
 # %%
-Image(filename=figures_dir / "training.png")
+display(*readouts.figure(artifacts, "training.png"))
 
 # %% [markdown]
 # KMeans on the frozen latent space for every k in the range, and the elbow's pick. The
@@ -120,7 +120,7 @@ Markdown(f"The elbow chose **k = {artifacts.elbow['k']}** clusters "
          f"{data.n_classes} classes.")
 
 # %%
-Image(filename=figures_dir / "elbow.png")
+display(*readouts.figure(artifacts, "elbow.png"))
 
 # %% [markdown]
 # How much the choice of k matters for protocol (a): the same mapping for every k of the
@@ -131,7 +131,7 @@ Image(filename=figures_dir / "elbow.png")
 
 # %%
 for split in data.eval_splits:
-    display(Markdown(f"**{split} split**"), Image(filename=figures_dir / f"mapping_vs_k_{split}.png"))
+    display(Markdown(f"**{split} split**"), *readouts.figure(artifacts, f"mapping_vs_k_{split}.png"))
 
 # %% [markdown]
 # What the clusters hold: for each cluster, the share of its test images with each
@@ -141,7 +141,7 @@ for split in data.eval_splits:
 
 # %%
 for k in composition_ks(artifacts.elbow, data.n_classes):
-    display(Image(filename=figures_dir / f"composition_test_k{k}.png"))
+    display(*readouts.figure(artifacts, f"composition_test_k{k}.png"))
 
 # %% [markdown]
 # ## The latent space, on each evaluation split
@@ -153,7 +153,7 @@ for k in composition_ks(artifacts.elbow, data.n_classes):
 
 # %%
 for split in data.eval_splits:
-    display(Markdown(f"**{split} split**"), Image(filename=figures_dir / f"tsne_{split}.png"))
+    display(Markdown(f"**{split} split**"), *readouts.figure(artifacts, f"tsne_{split}.png"))
 
 # %% [markdown]
 # ## Reconstructions and decoded prototypes
@@ -161,14 +161,14 @@ for split in data.eval_splits:
 # Test images (top) and their reconstructions by the conditional decoder (bottom):
 
 # %%
-Image(filename=figures_dir / "reconstructions.png")
+display(*readouts.figure(artifacts, "reconstructions.png"))
 
 # %% [markdown]
 # Each cluster's prototype decoded into an image, titled with the label it maps to: what
 # an expert would inspect to judge what the images of a cluster have in common.
 
 # %%
-Image(filename=figures_dir / "prototypes.png")
+display(*readouts.figure(artifacts, "prototypes.png"))
 
 # %%
 for note in dataset_notes.asides(dataset, "prototypes"):

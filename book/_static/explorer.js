@@ -10,7 +10,9 @@
 (() => {
   "use strict";
   const base = new URL(".", document.currentScript.src).href;  // .../_static/
-  const DIFF_FLOOR = 0.01;  // the difference image's full colour: its largest |change|, at least this
+  // the difference image's fixed scale: full red or blue at a change of this much pixel
+  // intensity (images lie in [0, 1]), so a small change looks small; the colour bar says so
+  const DIFF_SCALE = 0.25;
   const T_MIN = -2, T_MAX = 1;  // the temperature slider runs over log10 T
 
   const el = (tag, props = {}, children = []) => {
@@ -33,8 +35,8 @@
     canvas.getContext("2d").putImageData(out, 0, 0);
   }
 
-  /* Draw image - reference (channel mean) in blue-white-red, full colour at the largest
-     |change| (at least DIFF_FLOOR); return that largest |change| and the full-colour value. */
+  /* Draw image - reference (channel mean) in blue-white-red on the fixed scale DIFF_SCALE
+     (a larger change saturates); return the largest |change|. */
   function drawDifference(canvas, image, reference) {
     const [, c, hgt, wid] = image.dims, n = hgt * wid;
     const change = Array.from({length: n}, (_, p) => {
@@ -42,14 +44,32 @@
       for (let ch = 0; ch < c; ch++) d += (image.data[ch * n + p] - reference.data[ch * n + p]) / c;
       return d;
     });
-    const largest = Math.max(...change.map(Math.abs)), full = Math.max(largest, DIFF_FLOOR);
     const out = canvas.getContext("2d").createImageData(wid, hgt);
     change.forEach((d, p) => {
-      const fade = Math.round(255 * (1 - Math.abs(d) / full));
+      const fade = Math.round(255 * (1 - Math.min(Math.abs(d) / DIFF_SCALE, 1)));
       out.data.set(d >= 0 ? [255, fade, fade, 255] : [fade, fade, 255, 255], 4 * p);
     });
     canvas.getContext("2d").putImageData(out, 0, 0);
-    return [largest, full];
+    return Math.max(...change.map(Math.abs));
+  }
+
+  /* The difference image's colour bar: blue (darker by DIFF_SCALE) to white to red
+     (brighter by DIFF_SCALE), with its three values written under it. */
+  function colourBar(width) {
+    const bar = el("canvas", {className: "cae-explorer-colourbar", width: 64, height: 1});
+    const ctx = bar.getContext("2d"), out = ctx.createImageData(64, 1);
+    for (let x = 0; x < 64; x++) {
+      const d = (x / 63) * 2 - 1, fade = Math.round(255 * (1 - Math.abs(d)));
+      out.data.set(d >= 0 ? [255, fade, fade, 255] : [fade, fade, 255, 255], 4 * x);
+    }
+    ctx.putImageData(out, 0, 0);
+    bar.style.width = `${width}px`;
+    bar.style.height = "10px";
+    const ticks = el("div", {className: "cae-explorer-colourbar-ticks"}, [
+      el("span", {textContent: `-${DIFF_SCALE}`}), el("span", {textContent: "0"}),
+      el("span", {textContent: `+${DIFF_SCALE}`})]);
+    ticks.style.width = `${width}px`;
+    return el("div", {}, [bar, ticks]);
   }
 
   function pixelCanvas(className, size) {
@@ -119,7 +139,7 @@
         el("label", {}, [el("span", {textContent: "temperature T "}), temperature, tLabel])]),
       el("div", {className: "cae-explorer-images"}, [
         el("figure", {}, [output, el("figcaption", {textContent: "decoded image"})]),
-        el("figure", {}, [difference, diffLabel])]));
+        el("figure", {}, [difference, colourBar(98), diffLabel])]));
 
     let busy = false, again = false;
     async function draw() {
@@ -128,7 +148,7 @@
       const t = 10 ** +temperature.value;
       const now = await decode(weights, 1, t), atRun = await decode(weights, 1, runT);
       drawImage(output, now.image);
-      const [largest, full] = drawDifference(difference, now.image, atRun.image);
+      const largest = drawDifference(difference, now.image, atRun.image);
       weights.forEach((w, i) => {
         values[i].textContent = ` ${w.toFixed(2)}`;
         const s = now.assignment.data[i];
@@ -136,8 +156,10 @@
         bars[i].title = bars[i].parentElement.title = `s = ${s.toFixed(3)}`;
       });
       tLabel.textContent = ` ${t.toPrecision(2)} (the run's: ${runT})`;
-      diffLabel.textContent = `change from T = ${runT}: largest ${largest.toFixed(3)} `
-        + `(red brighter, blue darker; full colour at ${full.toFixed(3)})`;
+      diffLabel.textContent = largest < 0.0005
+        ? `no change: this is the run's T = ${runT}; move the temperature to see what it changes`
+        : `change from T = ${runT}: largest ${largest.toFixed(3)} (red brighter, blue darker; `
+          + `full colour at ${DIFF_SCALE})`;
       output.dataset.renders = String(+output.dataset.renders + 1);
     }
     async function update() {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,3 +166,29 @@ def variational_samples(runs_root: str | Path, dataset: str) -> tuple[str, Path 
     return (f"No variational run of `{dataset}` is committed under `{runs_root}`; make one "
             f"with `cae reproduce --dataset {dataset} --set variational=true` and its "
             f"`figures/samples.png` shows here.", None)
+
+
+def reproduce_command(artifacts: RunArtifacts) -> str:
+    """The one command that makes a run folder again: `cae reproduce` with its dataset,
+    profile, seed and folder, and a --set for each setting changed from the profile."""
+    cfg = artifacts.config
+    changed = " ".join(f"--set {name}={','.join(map(str, value)) if isinstance(value, tuple) else value}"
+                       for name, value in changed_from_profile(cfg).items())
+    return (f"cae reproduce --dataset {cfg.dataset} --profile {cfg.profile} --seed {cfg.seed} "
+            + (f"{changed} " if changed else "") + f"--run-dir {artifacts.run_dir.name}")
+
+
+def source_line(artifacts: RunArtifacts, shown: str) -> str:
+    """Markdown, in small print, under a figure or table read from a run: the file it came
+    from and the command that makes it again (showyourwork's provenance, per figure)."""
+    return (f"<small>From `{artifacts.run_dir.name}/{shown}`; made by "
+            f"`{reproduce_command(artifacts)}`.</small>")
+
+
+def figure(artifacts: RunArtifacts, name: str) -> tuple[Any, Any]:
+    """A run's figure (figures/<name>) and its source line, for `display(*figure(...))` in
+    a notebook (IPython's display objects: imported here, as only notebooks call this)."""
+    from IPython.display import Image, Markdown
+
+    return (Image(filename=artifacts.run_dir / "figures" / name),
+            Markdown(source_line(artifacts, f"figures/{name}")))
