@@ -25,7 +25,7 @@ def _formatted():
 
 def test_the_book_uses_the_style_for_its_bibliography():
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf8"))["sphinx"]
-    assert config["local_extensions"] == {"author_year_bibliography": "book/_ext"}
+    assert config["local_extensions"]["author_year_bibliography"] == "book/_ext"
     assert config["config"]["bibtex_default_style"] == bibliography.STYLE
     assert config["config"]["bibtex_reference_style"] == "author_year"
 
