@@ -56,6 +56,16 @@ def write_fake_mnist(root: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_data_allowed():
+    """CAE_UNOFFICIAL_DATA=1 for every test (and the processes they start): the generated
+    MNIST and MedMNIST files are one's own, not the official ones. A test of the refusal
+    removes it with monkeypatch.delenv."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CAE_UNOFFICIAL_DATA", "1")
+        yield
+
+
 @pytest.fixture
 def fake_mnist_dir(tmp_path: Path) -> Path:
     """A data dir (the test's tmp_path) holding the fake MNIST of `write_fake_mnist`."""

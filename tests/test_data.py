@@ -24,7 +24,8 @@ def test_md5sum_known_value(tmp_path):
     assert verify_md5(path, "900150983cd24fb0d6963f7d28e17f72") == "900150983cd24fb0d6963f7d28e17f72"
 
 
-def test_verify_md5_mismatch(tmp_path):
+def test_verify_md5_mismatch(tmp_path, monkeypatch):
+    monkeypatch.delenv("CAE_UNOFFICIAL_DATA")
     path = tmp_path / "abc.txt"
     path.write_bytes(b"abd")
     with pytest.raises(CaeError, match="corrupt.*expected 900150983cd24fb0d6963f7d28e17f72"):
@@ -47,8 +48,10 @@ def test_unknown_dataset_lists_the_choices():
 
 @pytest.fixture
 def offline_medmnist(monkeypatch, tmp_path):
-    """No env data dir, an empty default cache, and a medmnist download that fails at once."""
+    """No env data dir, an empty default cache, only official files accepted, and a medmnist
+    download that fails at once."""
     monkeypatch.delenv("CAE_DATA_DIR", raising=False)
+    monkeypatch.delenv("CAE_UNOFFICIAL_DATA", raising=False)
     monkeypatch.setattr(cae.data.datasets, "MEDMNIST_DEFAULT_ROOT", tmp_path / "cache")
 
     def no_network(*args, **kwargs):
@@ -84,7 +87,8 @@ def test_mnist_from_idx_files(fake_mnist_dir):
     dataset = load_dataset("mnist", fake_mnist_dir)
     assert dataset.name == "mnist" and dataset.class_names == [str(i) for i in range(10)]
     assert list(dataset.splits) == ["train", "test"] and dataset.eval_splits == ["test"]
-    assert dataset.md5 == {}  # no .gz originals to check
+    raw = fake_mnist_dir / "MNIST" / "raw"  # no .gz originals: the uncompressed files are read
+    assert dataset.md5 == {path.name: md5sum(path) for path in sorted(raw.iterdir())}
     for split, n in (("train", 600), ("test", 200)):
         images, labels = dataset.splits[split].images, dataset.splits[split].labels
         assert images.shape == (n, 1, 28, 28) and images.dtype == torch.uint8
@@ -134,6 +138,7 @@ def test_val_holdout_is_fixed_disjoint_and_recorded(fake_mnist_dir):
 
 
 def test_mnist_corrupt_gz_original(fake_mnist_dir):
+    """The .gz original is what is read when present, so a damaged one is refused."""
     (fake_mnist_dir / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").write_bytes(b"junk")
     with pytest.raises(CaeError, match="train-labels-idx1-ubyte.gz is corrupt"):
         load_dataset("mnist", fake_mnist_dir)

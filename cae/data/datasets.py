@@ -3,17 +3,22 @@
 A local copy is read first (option `data_dir`, else the environment variable
 `CAE_DATA_DIR`, else each library's default cache); otherwise the official download
 code runs. When neither works the error names the file, its MD5 and where to put it.
-A file whose MD5 is not the official one is refused unless `CAE_UNOFFICIAL_DATA=1`
-(one's own data in the official format), and then checked against the dataset's metadata.
+The MD5 checked is that of the file actually read (MNIST: the .gz original, decompressed
+here, else the uncompressed file beside it). A file whose MD5 is not the official one is
+refused unless `CAE_UNOFFICIAL_DATA=1` (one's own data in the official format); every file
+is then checked against the dataset's metadata (type, range, shapes, non-empty splits,
+labels), each refusal one line naming the file, the array and the rule.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import warnings
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +35,14 @@ HOLDOUT_SEED = 0  # fixed: every run seed shares the same held-out val and selec
 SELECTION = "selection"  # the split screens choose on, held out of train
 MEDMNIST_DEFAULT_ROOT = Path.home() / ".medmnist"
 MNIST_DEFAULT_ROOT = Path.home() / ".cache" / "cae" / "data"
+MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+# MD5 of the official uncompressed MNIST files (each the decompressed official .gz), checked
+# when the .gz original is absent and the uncompressed file is read instead
+MNIST_RAW_MD5 = {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+                 "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+                 "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+                 "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}
 
 
 @dataclass
@@ -85,18 +98,28 @@ def md5sum(path: Path) -> str:
 
 
 def verify_md5(path: Path, expected: str) -> str:
-    """Return the file's MD5, or raise CaeError when it differs from the official one.
-
-    With $CAE_UNOFFICIAL_DATA=1 (one's own file in the official format) a differing MD5
-    is a warning instead; the run's provenance records the MD5 of the file it read.
-    """
+    """Return the file's MD5, or raise CaeError when it differs from the official one
+    (`check_official`)."""
     actual = md5sum(path)
-    if actual == expected:
-        return actual
+    check_official([(path, actual, expected)])
+    return actual
+
+
+def check_official(digests: list[tuple[Path, str, str]]) -> None:
+    """Refuse files whose MD5 (path, actual, expected) is not the official one.
+
+    With $CAE_UNOFFICIAL_DATA=1 (one's own files in the official format) one warning names
+    them instead; the run's provenance records the MD5 of each file it read.
+    """
+    differ = [(path, actual, expected) for path, actual, expected in digests if actual != expected]
+    if not differ:
+        return
     if os.environ.get(UNOFFICIAL_DATA_ENV) == "1":
-        warnings.warn(f"{path} is not the official file (MD5 {actual}, expected {expected}); "
-                      f"read anyway because {UNOFFICIAL_DATA_ENV}=1", stacklevel=2)
-        return actual
+        listed = "; ".join(f"{path} is not the official file (MD5 {actual}, expected {expected})"
+                           for path, actual, expected in differ)
+        warnings.warn(f"{listed}; read anyway because {UNOFFICIAL_DATA_ENV}=1", stacklevel=3)
+        return
+    path, actual, expected = differ[0]
     raise CaeError(f"{path} is corrupt or not the official file: MD5 {actual}, expected "
                    f"{expected}. Delete it and download it again, or, to read your own file "
                    f"in the same format, set {UNOFFICIAL_DATA_ENV}=1.")
@@ -118,7 +141,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     if score_on not in SCORE_SPLITS:
         raise CaeError(f"score_on must be one of {SCORE_SPLITS}, got {score_on!r}")
     info = supported(name)
-    dataset = (_load_mnist(resolve_data_dir(data_dir)) if info.name == "mnist"
+    dataset = (_load_mnist(info, resolve_data_dir(data_dir)) if info.name == "mnist"
                else _load_medmnist(info, resolve_data_dir(data_dir)))
     if val_holdout > 0 and "val" not in dataset.splits:
         hold_out_val(dataset, val_holdout)
@@ -237,74 +260,169 @@ def _load_medmnist(dataset: DatasetInfo, data_dir: Path | None) -> Dataset:
                 f"Download {info['url']} (MD5 {info['MD5']}) and put it at "
                 f"{candidates[0] / filename}, or pass --data-dir / set {DATA_DIR_ENV} to a folder "
                 f"holding medmnist/{filename}.") from None
-    md5 = verify_md5(root / filename, info["MD5"])
-    python_class = getattr(medmnist, info["python_class"])
+    path = root / filename
+    md5 = verify_md5(path, info["MD5"])
+    arrays = _read_npz(path)
+    splits = {split: checked_split(dataset, split, arrays[f"{split}_images"],
+                                   arrays[f"{split}_labels"], f"{path}: array {split}_images",
+                                   f"{path}: array {split}_labels")
+              for split in ("train", "val", "test")}
+    return Dataset(dataset.name, splits, list(dataset.class_names), {filename: md5})
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a MedMNIST-format .npz, every split's images and labels present."""
     try:
-        splits = {split: python_class(split=split, root=str(root), download=False)
-                  for split in ("train", "val", "test")}
-    except Exception as exc:
-        raise CaeError(f"cannot read {root / filename}: {exc}") from None
-    for split, data in splits.items():
-        _check_against_info(root / filename, split, data.imgs, data.labels, dataset)
-    return Dataset(dataset.name, {s: _to_split(d.imgs, d.labels) for s, d in splits.items()},
-                   list(dataset.class_names), {filename: md5})
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except Exception as exc:  # not a zip, a damaged member, a pickled array
+        raise CaeError(f"{path} is corrupt: not a readable .npz ({type(exc).__name__}: {exc}). "
+                       f"Delete it and download it again.") from None
+    missing = [f"{split}_{kind}" for split in ("train", "val", "test")
+               for kind in ("images", "labels") if f"{split}_{kind}" not in arrays]
+    if missing:
+        raise CaeError(f"{path} lacks the array(s) {', '.join(missing)}: a MedMNIST-format file "
+                       f"holds train, val and test images and labels. Use the official file or "
+                       f"one in the same format.")
+    return arrays
 
 
-def _check_against_info(path: Path, split: str, images: np.ndarray, labels: np.ndarray,
-                        dataset: DatasetInfo) -> None:
-    """Refuse a file (one's own, read with an unofficial MD5) that does not hold what the
-    dataset's metadata says: one label per image in range, and its number of channels."""
-    problem = None
-    channels = 1 if images.ndim == 3 else images.shape[-1]
-    if images.ndim not in (3, 4) or images.shape[1:3] != (28, 28) or channels != dataset.n_channels:
-        problem = (f"images of shape {tuple(images.shape)}, not N x 28 x 28 with "
-                   f"{dataset.n_channels} channel(s)")
-    elif labels.ndim > 1 and labels.shape[1] != 1:
-        problem = (f"{labels.shape[1]} labels per image (a multi-label file); cae's protocols "
-                   f"need one class per image")
-    elif len(labels) != len(images):
-        problem = f"{len(images)} images but {len(labels)} labels"
-    elif len(labels) and not 0 <= labels.min() <= labels.max() < len(dataset.class_names):
-        problem = f"labels outside 0..{len(dataset.class_names) - 1}"
-    if problem:
-        raise CaeError(f"{path} does not match {dataset.title}'s metadata: its {split} split "
-                       f"has {problem}. Use the official file or one in the same format.")
+def checked_split(dataset: DatasetInfo, split: str, images: np.ndarray, labels: np.ndarray,
+                  images_from: str, labels_from: str) -> Split:
+    """The split, once its arrays hold what the dataset's metadata says: N > 0 images of
+    28 x 28 with its number of channels, uint8 (floats in [0, 1] are scaled by 255 with a
+    warning, other integers kept when within 0..255), and one integer label per image within
+    its classes. Else a one-line CaeError naming the array (`*_from`) and the rule broken."""
+    n_classes, channels = len(dataset.class_names), dataset.n_channels
+    wanted = "N x 28 x 28" + (f" x {channels}" if channels > 1 else "")
+
+    def refuse(where: str, rule: str) -> CaeError:
+        return CaeError(f"{where} does not match {dataset.title}'s metadata: {rule}. Use the "
+                        f"official file or one in the same format.")
+
+    shape = tuple(images.shape)
+    has_channels = 1 if images.ndim == 3 else shape[-1] if images.ndim == 4 else None
+    if shape[1:3] != (28, 28) or has_channels != channels:
+        raise refuse(images_from, f"images of shape {shape}, not {wanted} "
+                                  f"({channels} channel{'s' if channels > 1 else ''})")
+    if len(images) == 0:
+        raise refuse(images_from, f"the {split} split is empty; every split needs images")
+    images = _as_uint8(images, images_from, refuse)
+    if labels.ndim == 2 and labels.shape[1] != 1:
+        raise refuse(labels_from, f"{labels.shape[1]} labels per image (a multi-label file); "
+                                  f"cae's protocols need one class per image")
+    if labels.ndim not in (1, 2):
+        raise refuse(labels_from, f"labels of shape {tuple(labels.shape)}, not N or N x 1")
+    if labels.dtype.kind not in "iu":
+        raise refuse(labels_from, f"labels of type {labels.dtype}, not integers")
+    if len(labels) != len(images):
+        raise refuse(labels_from, f"{len(labels)} labels for {len(images)} images")
+    if not 0 <= labels.min() <= labels.max() < n_classes:
+        raise refuse(labels_from, f"labels {labels.min()}..{labels.max()} outside the "
+                                  f"{n_classes} classes 0..{n_classes - 1}")
+    return _to_split(images, labels)
 
 
-def _load_mnist(data_dir: Path | None) -> Dataset:
+def _as_uint8(images: np.ndarray, where: str,
+              refuse: Callable[[str, str], CaeError]) -> np.ndarray:
+    """Images as uint8: kept when uint8, converted when integers within 0..255, scaled by 255
+    with a warning when floats within [0, 1]; anything else refused (`refuse(where, rule)`)."""
+    if images.dtype == np.uint8:
+        return images
+    kind = images.dtype.kind
+    if kind not in "iuf":
+        raise refuse(where, f"images of type {images.dtype}, not uint8")
+    low, high = images.min(), images.max()
+    if kind in "iu":
+        if not 0 <= low <= high <= 255:
+            raise refuse(where, f"{images.dtype} images with values {low}..{high}, outside 0..255")
+        return images.astype(np.uint8)
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low <= high <= 1):
+        raise refuse(where, f"{images.dtype} images with values {low:g}..{high:g}: images must be "
+                            f"uint8 in 0..255 (or floats in [0, 1], scaled by 255)")
+    warnings.warn(f"{where} holds {images.dtype} images in [0, 1], not uint8; scaled by 255 "
+                  f"and rounded", stacklevel=3)
+    return np.rint(images * 255).astype(np.uint8)
+
+
+def _load_mnist(dataset: DatasetInfo, data_dir: Path | None) -> Dataset:
+    """MNIST from root/MNIST/raw/: each file from its .gz original when present (MD5 checked,
+    decompressed here), else from the uncompressed file (its MD5 checked); downloaded with
+    torchvision's code when neither is there. Provenance records the MD5 of each file read."""
     from torchvision.datasets import MNIST
 
     root = data_dir or MNIST_DEFAULT_ROOT
     raw = root / "MNIST" / "raw"
-    md5 = {}
-    for gz_name, expected in MNIST.resources:
-        gz_name = Path(gz_name).name
-        if (raw / gz_name).is_file():
-            md5[gz_name] = verify_md5(raw / gz_name, expected)
+    names = [name for pair in MNIST_FILES.values() for name in pair]
+    if not all(_mnist_source(raw, name) for name in names):
+        _download_mnist(root, raw)
+    gz_md5 = {Path(url).name: md5 for url, md5 in MNIST.resources}
+    read, digests = {}, []
+    for name in names:
+        path = _mnist_source(raw, name)
+        assert path is not None  # present, or the download above raised
+        content = _read_bytes(path)
+        expected = gz_md5[path.name] if path.suffix == ".gz" else MNIST_RAW_MD5[name]
+        read[name] = (path, content)
+        digests.append((path, hashlib.md5(content).hexdigest(), expected))
+    arrays = {name: _read_idx(path, content, 3 if "images" in name else 1)
+              for name, (path, content) in read.items()}
+    check_official(digests)
+    splits = {split: checked_split(dataset, split, arrays[images], arrays[labels],
+                                   str(read[images][0]), str(read[labels][0]))
+              for split, (images, labels) in MNIST_FILES.items()}
+    return Dataset("mnist", splits, list(dataset.class_names),
+                   {path.name: actual for path, actual, _ in digests})
+
+
+def _mnist_source(raw: Path, name: str) -> Path | None:
+    """The file an MNIST array is read from: the .gz original, else the uncompressed file."""
+    return next((p for p in (raw / f"{name}.gz", raw / name) if p.is_file()), None)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        splits = {"train": MNIST(str(root), train=True, download=False),
-                  "test": MNIST(str(root), train=False, download=False)}
-    except RuntimeError:
-        splits = _download_mnist(root, raw)
-    except Exception as exc:
-        raise CaeError(f"cannot read MNIST under {raw}: {exc}. Delete the folder and "
-                       f"download again.") from None
-    return Dataset("mnist", {s: _to_split(d.data.numpy(), d.targets.numpy())
-                             for s, d in splits.items()},
-                   [str(i) for i in range(10)], md5)
+        return path.read_bytes()
+    except OSError as exc:
+        raise CaeError(f"cannot read {path} ({exc.strerror or exc})") from None
 
 
-def _download_mnist(root: Path, raw: Path) -> dict:
+def _read_idx(path: Path, content: bytes, ndim: int) -> np.ndarray:
+    """The uint8 array of an idx file (decompressed first when path is a .gz): magic
+    0x0008 0x0n, n big-endian dimensions, then the bytes; CaeError naming the file as corrupt
+    when it is not one of n dimensions of 28 x 28 images (n = 3) or labels (n = 1), or is
+    truncated."""
+    def corrupt(why: str) -> CaeError:
+        return CaeError(f"{path} is corrupt: {why}. Delete it and download it again.")
+
+    if path.suffix == ".gz":
+        try:
+            content = gzip.decompress(content)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise corrupt(f"it does not decompress ({exc})") from None
+    header = 4 + 4 * ndim
+    if len(content) < header or content[:4] != bytes([0, 0, 0x08, ndim]):
+        raise corrupt(f"not an idx file of unsigned bytes in {ndim} dimension(s)")
+    dims = tuple(int.from_bytes(content[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if dims[1:] != (28, 28)[:ndim - 1]:
+        raise corrupt(f"dimensions {dims}, not " + ("N x 28 x 28" if ndim == 3 else "N"))
+    size = header + int(np.prod(dims))
+    if len(content) != size:
+        raise corrupt(f"{len(content)} bytes where its header announces {size}"
+                      + (" (truncated)" if len(content) < size else ""))
+    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(dims).copy()
+
+
+def _download_mnist(root: Path, raw: Path) -> None:
     from torchvision.datasets import MNIST
 
     try:
         with folder_for_download(root):
-            return {"train": MNIST(str(root), train=True, download=True),
-                    "test": MNIST(str(root), train=False, download=True)}
+            MNIST(str(root), train=True, download=True)
     except Exception as exc:
         files = ", ".join(f"{Path(n).name} (MD5 {m})" for n, m in MNIST.resources)
         raise CaeError(f"MNIST not found under {raw} and could not be downloaded "
-                       f"({type(exc).__name__}). Put {files} there (uncompressed beside the .gz), "
+                       f"({type(exc).__name__}). Put {files} there (or the uncompressed files), "
                        f"or pass --data-dir / set {DATA_DIR_ENV} to a folder holding MNIST/raw/.") from None
 
 

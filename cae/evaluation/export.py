@@ -14,7 +14,6 @@ JSON file describes the prototypes (their classes among train members) and the i
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from torch.export import Dim
 
 from cae.config import RunConfig, load_config
 from cae.data.datasets import Dataset, load
-from cae.errors import CaeError
 from cae.evaluation.protocols import mapping_protocol
-from cae.infra.files import write_json
+from cae.infra.files import atomic_write, write_json
 from cae.infra.runs import DECODER_JSON, DECODER_ONNX, check_results_config
 from cae.infra.runtime import encode, resolve_precision
 from cae.method.checkpoints import load_networks
@@ -60,18 +58,16 @@ class PrototypeMixer(nn.Module):
 
 
 def write_onnx(mixer: PrototypeMixer, path: Path) -> Path:
-    """Export the mixer (eval mode, free batch size) to an ONNX file, written atomically."""
+    """Export the mixer (eval mode, free batch size) to an ONNX file, written atomically
+    (`files.atomic_write`: a full disk is one CaeError line and the previous file is kept)."""
     k = len(mixer.prototypes)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.onnx.export(mixer.eval(), (torch.eye(k)[:2], torch.ones(1)), tmp,
-                          output_names=["image", "assignment"],
-                          dynamic_shapes={"weights": {0: Dim("batch")}, "temperature": None},
-                          opset_version=OPSET, dynamo=True, external_data=False, verbose=False)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CaeError(f"cannot write {path} ({exc.strerror or exc})") from None
+    program = torch.onnx.export(mixer.eval(), (torch.eye(k)[:2], torch.ones(1)),
+                                output_names=["image", "assignment"],
+                                dynamic_shapes={"weights": {0: Dim("batch")}, "temperature": None},
+                                opset_version=OPSET, dynamo=True, verbose=False)
+    assert program is not None  # the dynamo exporter returns the program
+    graph = program.model_proto.SerializeToString()
+    atomic_write(path, lambda handle: handle.write(graph), binary=True)
     return path
 
 

@@ -33,6 +33,7 @@ from cae.evaluation.protocols import (
     hungarian_protocol,
     mapping_protocol,
 )
+from cae.infra.files import atomic_write_text, write_json
 from cae.infra.runs import RunArtifacts, finished_under
 from cae.infra.runtime import encode, resolve_device, resolve_precision
 from cae.method.checkpoints import load_networks
@@ -128,7 +129,7 @@ def screen_run(run_dir: Path, data_dir: str | None = None) -> pd.DataFrame:
     with torch.no_grad():
         z = {s: nets.projector.eval()(v.to(device)).float().cpu() for s, v in h.items()}
     rows = clustering_screen(h, z, data, cfg)
-    Path(run_dir, SCREEN_FILE).write_text(json.dumps(rows, indent=2) + "\n")
+    write_json(Path(run_dir, SCREEN_FILE), rows)
     return pd.DataFrame(rows)
 
 
@@ -245,8 +246,9 @@ def write_summary(root: Path, out: Path | None = None, reference: str = "base") 
     clustering = clustering[["dataset", *[c for c in clustering.columns if c != "dataset"]]]
     shown = encoders[["dataset", "variant", "changed", *ENCODER_COLUMNS, "val kNN+lin", "elbow_k",
                       "chosen"]]
-    shown.to_csv(out / "encoder_screen.csv", index=False, float_format="%.4f")
-    clustering.to_csv(out / "clustering_screen.csv", index=False, float_format="%.4f")
+    atomic_write_text(out / "encoder_screen.csv", shown.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "clustering_screen.csv",
+                      clustering.to_csv(index=False, float_format="%.4f"))
     save_figure(screen_figure(encoders, clustering), out / "screen.png")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from cae.errors import CaeError
 
 def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool = False) -> None:
     """Write path through a temporary file beside it (`write` fills the open handle), flushed
-    to disk and then renamed over path: a failed write or rename (full disk, read-only
-    folder) raises CaeError, removes the temporary file and leaves the previous file whole."""
+    to disk and then renamed over path. A failed write or rename (full disk, read-only
+    folder; torch.save reports a full disk as RuntimeError) raises one-line CaeError naming
+    path; on any failure the temporary file is removed and the previous file left whole."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -25,10 +27,19 @@ def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool =
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
+        _remove(tmp)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+        raise CaeError(f"cannot write {path} ({reason}); the previous file is kept. Free disk "
+                       f"space or make the folder writable, then run again.") from None
+    except BaseException:  # an interrupt, or a value the writer cannot serialise
+        _remove(tmp)
+        raise
+
+
+def _remove(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
-        raise CaeError(f"cannot write {path} ({exc.strerror or exc}); the previous file is "
-                       f"kept") from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -24,6 +24,8 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
+from cae.errors import CaeError
+from cae.infra.files import atomic_write
 from cae.method.clustering import elbow_visualizer
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence
@@ -338,10 +340,16 @@ def composition_heatmap(counts: ArrayLike, class_names: Sequence[str]) -> Figure
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write fig as a 120-dpi PNG, creating the folder; pyplot holds no reference to close."""
+    """Write fig as a 120-dpi PNG, creating the folder, atomically (`files.atomic_write`: a
+    full disk is one CaeError line and the previous PNG is kept); pyplot holds no reference
+    to close."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, format="png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CaeError(f"cannot write {path}: cannot create its folder ({exc.strerror or exc})"
+                       ) from None
+    atomic_write(path, lambda handle: fig.savefig(handle, dpi=120, format="png"), binary=True)
     return path
 
 

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from cae import config, names
 from cae.data.datasets import SELECTION
 from cae.errors import CaeError
+from cae.infra.files import atomic_write_text
 from cae.infra.runs import RunArtifacts, finished_under
 from cae.report.figures import save_figure
 from cae.report.paired import FLOORS, OURS, PROTOCOL_NAMES, paired_differences
@@ -173,8 +174,8 @@ def write_summary(root: str | Path, out: str | Path | None = None) -> pd.DataFra
     out = Path(out or root)
     rows = screen_rows(root)
     paired = paired_differences(rows, by=("dataset", "variant"))
-    rows.to_csv(out / "selection_screen.csv", index=False, float_format="%.4f")
-    paired.to_csv(out / "selection_paired.csv", index=False, float_format="%.4f")
+    atomic_write_text(out / "selection_screen.csv", rows.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "selection_paired.csv", paired.to_csv(index=False, float_format="%.4f"))
     for dataset in dict.fromkeys(rows["dataset"]):
         save_figure(screen_figure(rows, dataset), out / f"selection_screen_{dataset}.png")
     return paired
