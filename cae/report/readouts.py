@@ -176,7 +176,8 @@ def variational_samples(runs_root: str | Path, dataset: str) -> tuple[str, Path 
         for run in runs:
             figure = run.run_dir / "figures" / "samples.png"
             if run.config.dataset == dataset and run.config.variational and figure.is_file():
-                return (f"Run `{folder}/{run.run_dir.name}` (profile **{run.config.profile}**, "
+                shown = markdown_code(f"{folder}/{run.run_dir.name}")
+                return (f"Run {shown} (profile **{run.config.profile}**, "
                         f"seed {run.config.seed}, KL weight {run.config.kl_weight}): each row "
                         f"is one cluster, titled with the label it maps to; each column a new "
                         f"image drawn from that cluster's region.", figure)
