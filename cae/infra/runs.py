@@ -107,7 +107,7 @@ class RunArtifacts:
         if there is not None and there.fingerprint() != self.config.fingerprint():
             raise CaeError(f"run {self.run_dir}: its results were computed under another "
                            f"config than its config.json ({changes(there, self.config)})")
-        if self.provenance["dataset"] != self.config.dataset:
+        if self.provenance["dataset"].lower() != self.config.dataset.lower():  # "MNIST" is mnist
             raise CaeError(f"run {self.run_dir}: provenance.json is of dataset "
                            f"{self.provenance['dataset']!r}, config.json of {self.config.dataset!r}")
         own = self.metrics[self.metrics["model"].isin((names.OURS, names.HEAD_MODEL))]
