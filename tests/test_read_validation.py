@@ -70,6 +70,14 @@ def test_each_run_file_of_the_wrong_shape_names_the_file_and_field(tmp_path, nam
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_optional_provenance_fields_are_checked_when_present(tmp_path):
+    run = _run(tmp_path)
+    provenance = json.loads((run / "provenance.json").read_text())
+    (run / "provenance.json").write_text(json.dumps({**provenance, "steps": {"total": "many"}}))
+    with pytest.raises(CaeError, match="field 'steps' must be"):
+        read_run_json(run / "provenance.json")
+
+
 @pytest.mark.parametrize("name", sorted(DAMAGED))
 def test_each_truncated_run_file_names_the_file(tmp_path, name):
     path = tmp_path / name

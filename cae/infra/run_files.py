@@ -62,6 +62,15 @@ PROVENANCE: Shape = {
     "precision": (lambda v: isinstance(v, str), "text"),
     "wall_time_s": (_is_wall_times, "a mapping of phases to seconds, with a total"),
 }
+# keys of provenance.json that older runs lack, checked when present
+PROVENANCE_OPTIONAL: Shape = {
+    "packages": (lambda v: isinstance(v, dict), "a mapping of package versions"),
+    "steps": (lambda v: isinstance(v, dict) and _is_number(v.get("total")),
+              "a mapping of step counts, with a total"),
+    "peak_rss_mb": (_is_number, "a number"),
+    "peak_rss_mb_after": (lambda v: isinstance(v, dict) and all(_is_number(x) for x in v.values()),
+                          "a mapping of phases to numbers"),
+}
 RESULTS_CONFIG: Shape = {"fingerprint": (lambda v: isinstance(v, str), "text"),
                          "config": (lambda v: isinstance(v, dict), "a mapping of settings")}
 DECODER: Shape = {
@@ -82,13 +91,16 @@ CURVES: Shape = {name: (_list_of(_number_or_none), "a list of numbers")
                  for name in ("accuracy", "nmi", "ari")}
 
 
-def _check_shape(path: Path, data: Any, shape: Shape, where: str = "") -> None:
+def _check_shape(path: Path, data: Any, shape: Shape, where: str = "",
+                 optional: Shape | None = None) -> None:
     if not isinstance(data, dict):
         raise CaeError(f"{path}{where} is not a JSON object ({type(data).__name__}); "
                        f"{_AFTER}")
-    for key, (test, kind) in shape.items():
+    for key, (test, kind) in {**shape, **(optional or {})}.items():
         if key not in data:
-            raise CaeError(f"{path}{where} has no field {key!r}; {_AFTER}")
+            if key in shape:
+                raise CaeError(f"{path}{where} has no field {key!r}; {_AFTER}")
+            continue
         if not test(data[key]):
             raise CaeError(f"{path}{where}: field {key!r} must be {kind}, got "
                            f"{_shown(data[key])}; {_AFTER}")
@@ -136,7 +148,8 @@ CHECKS: dict[str, Callable[[Path, Any], None]] = {
     "history.json": _check_history,
     "elbow.json": lambda path, data: _check_shape(path, data, ELBOW),
     "metrics.json": _check_metrics,
-    "provenance.json": lambda path, data: _check_shape(path, data, PROVENANCE),
+    "provenance.json": lambda path, data: _check_shape(path, data, PROVENANCE,
+                                                       optional=PROVENANCE_OPTIONAL),
     "mapping_vs_k.json": _check_against_k,
     "results_config.json": lambda path, data: _check_shape(path, data, RESULTS_CONFIG),
     "decoder.json": lambda path, data: _check_shape(path, data, DECODER),
