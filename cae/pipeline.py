@@ -160,6 +160,8 @@ def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
     if not overwrite:
         check_results_config(cfg, run_dir, "config.json was changed after them; pass "
                                            "--overwrite to delete them and score the run again")
+        if (run_dir / "metrics.json").is_file():  # the rows kept beside the new ones: checked first
+            read_run_json(run_dir / "metrics.json")
     trained = read_checkpoint(run_dir, cfg)
     data = load(cfg)
     announce_clamps(cfg, data)

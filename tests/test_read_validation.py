@@ -46,6 +46,14 @@ def test_evaluate_on_a_foreign_config_json_ends_in_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "config.json" in err and "model" in err
 
 
+def test_evaluate_refuses_a_damaged_metrics_json_before_any_work(tmp_path, capsys):
+    make_config("smoke", dataset="mnist").save(tmp_path / "config.json")
+    (tmp_path / "metrics.json").write_text('[{"model": 3}]')
+    assert main(["evaluate", "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "metrics.json (row 0): field 'model'" in err
+
+
 DAMAGED = {
     "history.json": ('{"total": "high"}', "'total'"),
     "elbow.json": ('{"k": 3}', "'ks'"),
