@@ -16,6 +16,10 @@ before it had none: theirs is their `config.json`), and a command that would giv
 holding results another config refuses (`prepare_run_dir`, `check_results_config`) unless
 asked to delete them first (`clear_results`). `.lock` is the folder's lock
 (`cae.infra.run_lock`) while a command works in it.
+
+Every file is checked as it is read (`cae.infra.run_files`), and a finished run's files
+against each other (`RunArtifacts.check_agreement`); `finished_under` leaves out, and
+names, a run that fails either.
 """
 
 from __future__ import annotations
