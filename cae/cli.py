@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from cae.config import (
+    MAX_BATCH,
+    MAX_EPOCHS,
     PROFILES,
     RunConfig,
     coerce_field,
@@ -40,12 +42,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                         help="auto (default): bf16 on CUDA and on CPUs with AMX, else fp32")
     parser.add_argument("--epochs", type=int,
-                        help="total epochs (phase 1 + phase 2); the profile's phase-1 and "
+                        help=f"total epochs (phase 1 + phase 2, at most {MAX_EPOCHS:,}); the "
+                             "profile's phase-1 and "
                              "lr warm-up shares scale with it unless set with --set")
-    parser.add_argument("--batch-size", type=int, help="images per batch (two views each)")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"images per batch (two views each; at most {MAX_BATCH:,}, and at "
+                             "most the training set, a cut the run reports)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="set any RunConfig field, e.g. --set temperature=0.2 "
-                             "(repeatable; tuples as 32,64,128)")
+                             "(repeatable; tuples as 32,64,128; sizes and counts have "
+                             "ceilings, listed in the README)")
     _run_dir(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 

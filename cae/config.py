@@ -38,6 +38,22 @@ EVALUATION_ONLY = "evaluation-only"
 # out while it holds it, so earlier checkpoints keep matching their configs.
 ADDED_LATER = "added later"
 
+# Ceilings on the sizes and counts a user can type, checked by `RunConfig.validate` before
+# any work. Each lies far above every profile and screen (the largest: 469 epochs, batch
+# 1024, widths 256, k_max 30); past them a run would take days, write checkpoints of
+# gigabytes every epoch or fail in the allocator, so a typo is refused instead.
+MAX_EPOCHS = 10_000  # epochs, probe/resnet/head epochs
+MAX_BATCH = 65_536  # batch_size, probe_batch_size
+MAX_WIDTH = 1_024  # each convolution's channels
+MAX_FEATURES = 4_096  # latent_dim and each projector layer
+MAX_K = 200  # k_max (and with it k_min, elbow_fallback)
+MAX_KMEANS_INIT = 1_000  # kmeans_n_init
+MAX_IMAGES = 10_000_000  # train_subset, val_holdout, eval_train_images, tsne_samples
+MAX_STEPS = 10_000_000  # min_steps
+MAX_NEIGHBOURS = 1_000  # knn_k, head_neighbours
+MAX_RESTARTS = 100  # head_restarts
+MAX_IMAGE_SIZE = 512  # resnet_image_size
+
 
 def _field(default: Any, *roles: str) -> Any:
     """A RunConfig field with its default and its roles (VOLATILE, EVALUATION_ONLY, ADDED_LATER)."""
@@ -216,10 +232,42 @@ class RunConfig:
              "elbow_fallback must be 0 (none) or in k_min..k_max"),
             (self.eval_train_images >= 0, "eval_train_images must be >= 0 (0: all of train)"),
         ]
+        checks += self._ceilings()
         for ok, message in checks:
             if not ok:
                 raise CaeError(f"invalid configuration: {message}")
         return self
+
+    def _ceilings(self) -> list[tuple[bool, str]]:
+        """The checks against the documented ceilings (MAX_*), one message each."""
+        return [
+            (self.profile in PROFILES, f"profile must be one of {', '.join(PROFILES)}"),
+            (self.epochs <= MAX_EPOCHS, f"epochs must be <= {MAX_EPOCHS:,}"),
+            (max(self.probe_epochs, self.resnet_epochs, self.head_epochs,
+                 self.head_self_label_epochs) <= MAX_EPOCHS,
+             f"probe_epochs, resnet_epochs, head_epochs and head_self_label_epochs must be "
+             f"<= {MAX_EPOCHS:,}"),
+            (self.batch_size <= MAX_BATCH, f"batch_size must be <= {MAX_BATCH:,}"),
+            (1 <= self.probe_batch_size <= MAX_BATCH,
+             f"probe_batch_size must be in 1..{MAX_BATCH:,}"),
+            (max(self.channels) <= MAX_WIDTH, f"channels must each be <= {MAX_WIDTH:,}"),
+            (self.latent_dim <= MAX_FEATURES, f"latent_dim must be <= {MAX_FEATURES:,}"),
+            (max(self.projector_dims) <= MAX_FEATURES,
+             f"projector_dims must each be <= {MAX_FEATURES:,}"),
+            (self.k_max <= MAX_K, f"k_max must be <= {MAX_K}"),
+            (self.kmeans_n_init <= MAX_KMEANS_INIT, f"kmeans_n_init must be <= {MAX_KMEANS_INIT:,}"),
+            (max(self.train_subset or 0, self.val_holdout, self.eval_train_images,
+                 self.tsne_samples) <= MAX_IMAGES,
+             f"train_subset, val_holdout, eval_train_images and tsne_samples must be "
+             f"<= {MAX_IMAGES:,}"),
+            (self.tsne_samples >= 1, "tsne_samples must be >= 1"),
+            (self.min_steps <= MAX_STEPS, f"min_steps must be <= {MAX_STEPS:,}"),
+            (max(self.knn_k, self.head_neighbours) <= MAX_NEIGHBOURS,
+             f"knn_k and head_neighbours must be <= {MAX_NEIGHBOURS:,}"),
+            (self.head_restarts <= MAX_RESTARTS, f"head_restarts must be <= {MAX_RESTARTS}"),
+            (self.resnet_image_size <= MAX_IMAGE_SIZE,
+             f"resnet_image_size must be <= {MAX_IMAGE_SIZE}"),
+        ]
 
     @property
     def phase2_epochs(self) -> int:
@@ -409,6 +457,27 @@ def steps_per_epoch(batch_size: int, n_train: int) -> int:
     return n_train // min(batch_size, n_train) if n_train else 0
 
 
+def clamped_settings(cfg: RunConfig, n_train: int, processes: int = 1) -> dict[str, dict[str, int]]:
+    """The settings a run on n_train training images uses below their configured value:
+    batch_size (a batch is at most the training set, a multiple of the processes) and
+    k_max (KMeans needs fewer clusters than points): name -> {"asked", "used"}. Empty when
+    none; raises CaeError when the training set is too small for k_min."""
+    if n_train - 1 < cfg.k_min:
+        raise CaeError(f"k_min {cfg.k_min} needs at least {cfg.k_min + 1} training images and "
+                       f"the run has {n_train}; lower k_min or raise train_subset")
+    used = {"batch_size": min(cfg.batch_size, n_train - n_train % processes),
+            "k_max": min(cfg.k_max, n_train - 1)}
+    return {name: {"asked": getattr(cfg, name), "used": value} for name, value in used.items()
+            if value != getattr(cfg, name)}
+
+
+def clamp_warnings(clamped: dict[str, dict[str, int]]) -> list[str]:
+    """One warning line per clamped setting (`clamped_settings`), as the commands print them."""
+    return [f"cae: warning: {name} {c['asked']} is more than this run's training set allows; "
+            f"{c['used']} is used (recorded in provenance.json under clamped)"
+            for name, c in clamped.items()]
+
+
 def step_budget(cfg: RunConfig) -> RunConfig:
     """The config with its schedule stretched to at least `min_steps` optimizer steps.
 
@@ -442,14 +511,29 @@ def with_scaled_schedule(profile: str, overrides: dict[str, Any]) -> dict[str, A
 
 
 def load_config(path: Path) -> RunConfig:
-    """Read a config saved by `RunConfig.save`."""
+    """Read a config saved by `RunConfig.save`; one that cannot be read, is not JSON or is
+    not a run config (an unknown or mistyped field, a value out of range) is refused with
+    one line naming the file and the field."""
     try:
         raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CaeError(f"cannot read config {path}: {exc}") from None
-    return config_from_dict(raw)
+    try:
+        return config_from_dict(raw)
+    except CaeError as exc:
+        raise CaeError(f"{path} is not a valid run config ({exc}); write it again with "
+                       f"`cae train --overwrite`, or pass another --run-dir") from None
 
 
-def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+def config_from_dict(raw: Any) -> RunConfig:
     """The RunConfig of a dict written by `RunConfig.to_dict` (and read back from JSON)."""
+    if not isinstance(raw, dict):
+        raise CaeError(f"a run config is a JSON object of settings, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in raw if k not in _FIELD_TYPES)
+    if unknown:
+        raise CaeError(f"unknown configuration field(s): {', '.join(unknown)[:120]}")
+    missing = [f.name for f in fields(RunConfig) if f.name not in raw and f.name not in _ADDED_FIELDS]
+    if missing:
+        raise CaeError(f"field(s) missing: {', '.join(missing[:5])}"
+                       + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
     return RunConfig(**{k: coerce_field(k, v) for k, v in raw.items()}).validate()

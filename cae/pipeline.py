@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from cae import names
-from cae.config import RunConfig, load_config
+from cae.config import RunConfig, clamp_warnings, clamped_settings, load_config
 from cae.data.datasets import Dataset, load
 from cae.errors import CaeError
 from cae.evaluation.baselines import (
@@ -42,9 +43,10 @@ from cae.evaluation.scoring import (
     write_metrics,
 )
 from cae.infra import run_lock
-from cae.infra.distributed import from_main, is_main
+from cae.infra.distributed import check_global_batch, from_main, is_main, world_size
 from cae.infra.files import write_json
 from cae.infra.provenance import provenance
+from cae.infra.run_files import read_run_json
 from cae.infra.runs import (
     CONFIG,
     RunArtifacts,
@@ -53,7 +55,6 @@ from cae.infra.runs import (
     check_run_dir,
     clear_results,
     prepare_run_dir,
-    read_json,
     record_results_config,
     trained_alike,
     writable_run_dir,
@@ -87,17 +88,30 @@ def check_before_work(cfg: RunConfig, run_dir: Path, baselines: bool, resume: bo
     directory that holds no results of another config (`check_run_dir`) and, when the
     baselines will run, the ResNet-18 weights (or the explicit permission to use
     untrained ones). The data is checked when it is loaded."""
+    check_global_batch(cfg.batch_size)
     writable_run_dir(run_dir)
     check_run_dir(cfg, run_dir, resume, overwrite)
     if baselines:
         load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
 
 
+def announce_clamps(cfg: RunConfig, data: Dataset) -> None:
+    """Print a warning line (process 0) for each setting the training set clamps
+    (`clamped_settings`; provenance.json records them), or refuse a k range it cannot hold."""
+    clamped = clamped_settings(cfg, len(data.splits["train"]), world_size())
+    if is_main():
+        for line in clamp_warnings(clamped):
+            print(line, file=sys.stderr)
+
+
 def train_run(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
               runtime: Runtime | None = None, overwrite: bool = False) -> float:
     """Train and write history.json and elbow.json; returns the training wall time.
     Under torchrun every process trains and process 0 writes. The folder is checked (and,
-    with `overwrite`, its old results deleted) by `prepare_run_dir`."""
+    with `overwrite`, its old results deleted) by `prepare_run_dir`, after the global batch
+    (`check_global_batch`) and the settings the data clamps (`announce_clamps`)."""
+    check_global_batch(cfg.batch_size)
+    announce_clamps(cfg, data)
     from_main(prepare_run_dir, cfg, run_dir, resume, overwrite)
     state = train(cfg, data, run_dir, resume, runtime)
     if is_main():
@@ -146,8 +160,11 @@ def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
     if not overwrite:
         check_results_config(cfg, run_dir, "config.json was changed after them; pass "
                                            "--overwrite to delete them and score the run again")
+        if (run_dir / "metrics.json").is_file():  # the rows kept beside the new ones: checked first
+            read_run_json(run_dir / "metrics.json")
     trained = read_checkpoint(run_dir, cfg)
     data = load(cfg)
+    announce_clamps(cfg, data)
     if overwrite:
         clear_results(run_dir, keep_training=True)
     runtime = Runtime.resolve(cfg.device, cfg.precision)
@@ -157,8 +174,8 @@ def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
     merge_metrics(table, run_dir)
     path = run_dir / "provenance.json"
     try:
-        before = read_json(path) if path.is_file() else {}
-    except ValueError:  # damaged: written again whole
+        before = read_run_json(path) if path.is_file() else {}
+    except CaeError:  # damaged: written again whole
         before = {}
     seconds = {name: t for name, t in before.get("wall_time_s", {"train": trained["seconds"]}).items()
                if name != "total"} | {"evaluate": elapsed}

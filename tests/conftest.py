@@ -133,12 +133,12 @@ def write_run(root: Path, dataset: str, seed: int, rows: list[dict], profile: st
               name: str | None = None, elbow: dict | None = None, **overrides) -> Path:
     """A finished run folder, root/<name> (default <dataset>-<profile>-seed<seed>), with the
     files RunArtifacts.read needs: the profile's config with `overrides`, the metrics `rows`,
-    `elbow` (default {}), an empty history and a provenance of made-up data hashes."""
+    `elbow` (default: k 2 of 2..3), a one-epoch history and a provenance of made-up data hashes."""
     run_dir = root / (name or f"{dataset}-{profile}-seed{seed}")
     run_dir.mkdir(parents=True)
     make_config(profile, dataset=dataset, seed=seed, **overrides).save(run_dir / "config.json")
-    (run_dir / "history.json").write_text("{}")
-    (run_dir / "elbow.json").write_text(json.dumps(elbow or {}))
+    (run_dir / "history.json").write_text(json.dumps({"total": [1.0]}))
+    (run_dir / "elbow.json").write_text(json.dumps(elbow or {"k": 2, "ks": [2, 3]}))
     (run_dir / "metrics.json").write_text(json.dumps(rows))
     provenance = dict(dataset=dataset, data_md5={f"{dataset}.npz": "0" * 32},
                       packages={"cae": "0.1.0"}, device="cpu", device_name="x86_64",

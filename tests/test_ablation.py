@@ -79,7 +79,7 @@ def _single_run(root, name, accuracies, against_k, elbow_k, **overrides):
     """A finished MNIST run with our three protocols on test, its elbow and its curve against k."""
     rows = [metrics_row("CAE (ours)", "test", p, 0, a) for p, a in zip(("stat", "knn", "lin"), accuracies)]
     run_dir = write_run(root, "mnist", 0, rows, name=name, **overrides)
-    (run_dir / "elbow.json").write_text(json.dumps({"k": elbow_k}))
+    (run_dir / "elbow.json").write_text(json.dumps({"k": elbow_k, "ks": [2, 3, 4]}))
     (run_dir / "mapping_vs_k.json").write_text(json.dumps(against_k))
     return RunArtifacts.read(run_dir)
 
@@ -118,7 +118,8 @@ def test_single_change_refuses_runs_differing_in_two_settings(tmp_path):
                         temperature=0.2)
     with pytest.raises(CaeError, match="exactly one setting; they differ in hflip, temperature"):
         ablation.single_change(paper, other)
-    (other.run_dir / "mapping_vs_k.json").write_text(json.dumps({"ks": [2], "test": {}}))
+    (other.run_dir / "mapping_vs_k.json").write_text(json.dumps({"ks": [2], "test": {
+        "accuracy": [0.5], "nmi": [0.1], "ari": [0.0]}}))
     with pytest.raises(CaeError, match="older than the cluster composition"):
         read_against_k(other.run_dir)
 

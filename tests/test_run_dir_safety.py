@@ -19,6 +19,7 @@ from conftest import write_fake_mnist
 import cae.cli
 import cae.pipeline
 from cae.cli import main
+from cae.infra.run_files import read_run_json
 from cae.config import load_config
 from cae.errors import CaeError
 from cae.evaluation.export import export_decoder
@@ -27,7 +28,6 @@ from cae.infra.runs import (
     RESULTS_CONFIG,
     check_results_config,
     clear_results,
-    read_json,
     results_config,
 )
 from cae.pipeline import reproduce
@@ -132,7 +132,7 @@ def test_resume_with_another_knn_k_is_refused_and_overwrite_scores_again_without
     assert main(["reproduce", *options, "--run-dir", str(run_dir), "--set", "knn_k=50",
                  "--no-floors", "--no-baselines", "--overwrite"]) == 0
     assert (run_dir / "checkpoint.pt").read_bytes() == checkpoint
-    recorded = read_json(run_dir / RESULTS_CONFIG)
+    recorded = read_run_json(run_dir / RESULTS_CONFIG)
     assert recorded["config"]["knn_k"] == 50 and recorded["fingerprint"] == results_config(
         run_dir).fingerprint() == load_config(run_dir / "config.json").fingerprint()
     assert (run_dir / "metrics.json").stat().st_mtime_ns != scored  # written again

@@ -12,7 +12,8 @@ import torch
 from cae.config import RunConfig
 from cae.data.datasets import Dataset
 from cae.evaluation.protocols import Prediction, mapping_protocol
-from cae.infra.runs import AgainstK, composition_ks, read_json
+from cae.infra.run_files import read_run_json
+from cae.infra.runs import AgainstK, composition_ks
 from cae.infra.runtime import to_float
 from cae.method.clustering import soft_assign
 from cae.method.networks import Networks, clustered
@@ -40,7 +41,7 @@ def draw_figures(results: RunResults, run_dir: Path, device: torch.device) -> No
     composition, t-SNE of the clustered space, reconstructions, prototypes, and for a
     variational run images sampled from each cluster."""
     out = run_dir / "figures"
-    history, elbow = read_json(run_dir / "history.json"), read_json(run_dir / "elbow.json")
+    history, elbow = read_run_json(run_dir / "history.json"), read_run_json(run_dir / "elbow.json")
     draw_montage(results, out)
     figures.save_figure(figures.training_curves(history, results.cfg.warmup_epochs),
                         out / "training.png")

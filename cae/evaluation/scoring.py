@@ -28,7 +28,8 @@ from cae.evaluation.protocols import (
     metrics_table,
 )
 from cae.infra.files import atomic_write_text, write_json
-from cae.infra.runs import AgainstK, KCurves, read_json
+from cae.infra.run_files import read_run_json
+from cae.infra.runs import AgainstK, KCurves
 from cae.method.cluster_head import HeadSettings, head_clusters
 from cae.method.clustering import kmeans_clusters, kmeans_fits
 
@@ -145,7 +146,7 @@ def merge_metrics(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     """Write table into the run's metrics, replacing rows of its models and keeping the others."""
     path = Path(run_dir) / "metrics.json"
     if path.is_file():
-        kept = [r for r in read_json(path) if r["model"] not in set(table["model"])]
+        kept = [r for r in read_run_json(path) if r["model"] not in set(table["model"])]
         table = metrics_table(kept + table.to_dict("records"))
     write_metrics(table, run_dir)
     return table

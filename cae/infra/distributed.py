@@ -59,6 +59,14 @@ def world_size() -> int:
     return dist.get_world_size() if dist.is_initialized() else 1
 
 
+def check_global_batch(batch_size: int) -> None:
+    """Refuse (one line) a global batch that the processes cannot share equally; checked
+    before the run directory is written."""
+    if batch_size % world_size():
+        raise CaeError(f"batch_size {batch_size} is the global batch, split over "
+                       f"{world_size()} processes; make it a multiple of {world_size()}")
+
+
 def rank() -> int:
     """This process's rank (0 without torchrun)."""
     return dist.get_rank() if dist.is_initialized() else 0

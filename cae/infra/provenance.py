@@ -8,7 +8,7 @@ from importlib import metadata
 
 import torch
 
-from cae.config import RunConfig
+from cae.config import RunConfig, clamped_settings
 from cae.data.datasets import Dataset
 from cae.infra.distributed import backend, world_size
 from cae.infra.runs import steps_of
@@ -24,7 +24,8 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
     """Where the numbers came from: data hashes, package versions, hardware, precision,
     allocator, processes (torchrun's world size and backend; `trained_by` gives those of
     a training run by another command, as its checkpoint records them), times, peak memory
-    (and, given `peaks`, the peak so far after each phase)."""
+    (and, given `peaks`, the peak so far after each phase), and the settings the training
+    set clamped (`clamped`, only when any)."""
     processes, group = trained_by or (world_size(), backend())
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
     device = runtime.device
@@ -34,6 +35,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    clamped = clamped_settings(cfg, len(data.splits["train"]), processes)
     return dict(dataset=data.name, data_md5=data.md5, val_holdout=data.holdout,
                 selection=data.selection, steps=steps_of(cfg, data), packages=versions,
                 python=platform.python_version(),
@@ -41,4 +43,5 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=processes, backend=group,
                 precision=runtime.precision, allocator=runtime.allocator, wall_time_s=seconds,
-                peak_rss_mb=round(peak_rss_mb()), **({"peak_rss_mb_after": peaks} if peaks else {}))
+                peak_rss_mb=round(peak_rss_mb()), **({"peak_rss_mb_after": peaks} if peaks else {}),
+                **({"clamped": clamped} if clamped else {}))

@@ -16,11 +16,14 @@ before it had none: theirs is their `config.json`), and a command that would giv
 holding results another config refuses (`prepare_run_dir`, `check_results_config`) unless
 asked to delete them first (`clear_results`). `.lock` is the folder's lock
 (`cae.infra.run_lock`) while a command works in it.
+
+Every file is checked as it is read (`cae.infra.run_files`), and a finished run's files
+against each other (`RunArtifacts.check_agreement`); `finished_under` leaves out, and
+names, a run that fails either.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import pandas as pd
 
+from cae import names
 from cae.config import (
     EVALUATION_FIELDS,
     RunConfig,
@@ -39,6 +43,7 @@ from cae.config import (
 )
 from cae.errors import CaeError
 from cae.infra.files import write_json
+from cae.infra.run_files import read_run_json
 from cae.infra.run_lock import LOCK_FILE
 
 if TYPE_CHECKING:  # reading runs imports no torch
@@ -84,30 +89,66 @@ class RunArtifacts:
 
     @classmethod
     def read(cls, run_dir: Path) -> RunArtifacts:
+        """Read and check a finished run: each file against its shape (`read_run_json`,
+        `load_config`), and the files against each other (`check_agreement`)."""
         run_dir = Path(run_dir)
         try:
-            return cls(run_dir, load_config(run_dir / "config.json"),
-                       read_json(run_dir / "history.json"), read_json(run_dir / "elbow.json"),
-                       pd.DataFrame(read_json(run_dir / "metrics.json")),
-                       read_json(run_dir / "provenance.json"))
+            run = cls(run_dir, load_config(run_dir / "config.json"),
+                      read_run_json(run_dir / "history.json"), read_run_json(run_dir / "elbow.json"),
+                      pd.DataFrame(read_run_json(run_dir / "metrics.json")),
+                      read_run_json(run_dir / "provenance.json"))
         except FileNotFoundError as exc:
             raise CaeError(f"run {run_dir} is incomplete ({Path(exc.filename).name} missing); "
                            f"run `cae reproduce` for it") from None
+        run.check_agreement()
+        return run
+
+    def check_agreement(self) -> None:
+        """Raise CaeError when the run's files disagree: results recorded under another
+        config than config.json, provenance of another dataset, our metrics rows of
+        another seed (the data-only floors are shared, computed under the first seed)."""
+        there = results_config(self.run_dir)
+        if there is not None and there.fingerprint() != self.config.fingerprint():
+            raise CaeError(f"run {self.run_dir}: its results were computed under another "
+                           f"config than its config.json ({changes(there, self.config)})")
+        if self.provenance["dataset"].lower() != self.config.dataset.lower():  # "MNIST" is mnist
+            raise CaeError(f"run {self.run_dir}: provenance.json is of dataset "
+                           f"{self.provenance['dataset']!r}, config.json of {self.config.dataset!r}")
+        own = self.metrics[self.metrics["model"].isin((names.OURS, names.HEAD_MODEL))]
+        seeds = set(own["seed"].dropna().astype(int))
+        if seeds - {self.config.seed}:
+            raise CaeError(f"run {self.run_dir}: metrics.json holds seed(s) "
+                           f"{sorted(seeds - {self.config.seed})}, config.json seed {self.config.seed}")
 
 
-def finished_under(root: str | Path) -> list[RunArtifacts]:
-    """Every finished run (a directory with provenance.json) directly under root, sorted."""
-    return [RunArtifacts.read(d) for d in sorted(Path(root).iterdir())
-            if (d / "provenance.json").is_file()]
+def finished_under(root: str | Path, skipped: list[str] | None = None) -> list[RunArtifacts]:
+    """Every finished run (a directory with provenance.json) directly under root, sorted.
+
+    A run whose files fail their checks or disagree with each other is left out, so a
+    page of many runs still shows the others; it is named, with the reason, in a line
+    printed once per process and appended to `skipped` when given."""
+    runs = []
+    for run_dir in sorted(Path(root).iterdir()):
+        if not (run_dir / "provenance.json").is_file():
+            continue
+        try:
+            runs.append(RunArtifacts.read(run_dir))
+        except CaeError as exc:
+            note = f"skipped run {run_dir.name}: {exc}"
+            if note not in _ANNOUNCED:
+                print(note)
+                _ANNOUNCED.add(note)
+            if skipped is not None:
+                skipped.append(note)
+    return runs
+
+
+_ANNOUNCED: set[str] = set()  # skipped-run notes already printed by this process
 
 
 def run_dir_for(cfg: RunConfig, root: str | Path = "runs") -> Path:
     """The default run directory: runs/<dataset>-<profile>-seed<seed>."""
     return Path(root) / f"{cfg.dataset}-{cfg.profile}-seed{cfg.seed}"
-
-
-def read_json(path: Path):
-    return json.loads(Path(path).read_text())
 
 
 def class_count_k(ks: list[int], n_classes: int) -> int:
@@ -123,7 +164,7 @@ def composition_ks(elbow: dict, n_classes: int) -> list[int]:
 def read_against_k(run_dir: Path) -> AgainstK:
     """The run's protocol (a) at every k and cluster composition (`mapping_vs_k.json`)."""
     path = Path(run_dir) / "mapping_vs_k.json"
-    against_k = read_json(path) if path.is_file() else {}
+    against_k = read_run_json(path) if path.is_file() else {}
     splits = [scores for name, scores in against_k.items() if name != "ks"]
     if not splits or any("composition" not in scores for scores in splits):
         raise CaeError(f"{path} is missing or older than the cluster composition; score the run "
@@ -208,10 +249,10 @@ def results_config(run_dir: Path) -> RunConfig | None:
     record = run_dir / RESULTS_CONFIG
     if record.is_file():
         try:
-            return config_from_dict(read_json(record)["config"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CaeError(f"cannot read {record} ({type(exc).__name__}: {exc}); delete the "
-                           f"run's results with --overwrite, or pass a new --run-dir") from None
+            return config_from_dict(read_run_json(record)["config"])
+        except CaeError as exc:
+            raise CaeError(f"cannot read {record} ({exc}); delete the run's results with "
+                           f"--overwrite, or pass a new --run-dir") from None
     if any((run_dir / name).exists() for name in EVALUATION_RESULTS) and (run_dir / CONFIG).is_file():
         return load_config(run_dir / CONFIG)
     return None

@@ -27,6 +27,7 @@ from cae.infra.allocator import release_freed_memory
 from cae.infra.distributed import (
     augmentation_generator,
     average,
+    check_global_batch,
     ddp,
     from_main,
     is_main,
@@ -236,9 +237,7 @@ def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
     checkpoint records it."""
     runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
     device, precision = runtime.device, runtime.precision
-    if cfg.batch_size % world_size():
-        raise CaeError(f"batch_size {cfg.batch_size} is the global batch, split over "
-                       f"{world_size()} processes; make it a multiple of {world_size()}")
+    check_global_batch(cfg.batch_size)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = _start_state(cfg, data, run_dir, resume, device)

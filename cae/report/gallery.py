@@ -105,7 +105,7 @@ def gallery_html(rows: list[GalleryRow]) -> str:
     for row in rows:
         seeds = ", ".join(map(str, row.seeds))
         label = (f'<td style="border-top:1px solid #999"><b>{html.escape(row.info.title)}</b><br>'
-                 f"<small>{html.escape(row.info.kind)}; {row.profile}; "
+                 f"<small>{html.escape(row.info.kind)}; {html.escape(row.profile)}; "
                  f"seed{'s' if len(row.seeds) > 1 else ''} {seeds}</small></td>")
         cells = "".join(_cell(row.ours[p], row.pixels[p]) for p in PROTOCOLS)
         lines += [f"<tr>{label}{cells}<td {ROW_START}>{plain(row.majority)}</td></tr>",

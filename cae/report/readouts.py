@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,33 @@ from cae.errors import CaeError
 from cae.infra.runs import RunArtifacts, finished_under
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>])")
+
+
+def markdown_text(text: object) -> str:
+    """Text read from a run's files, escaped for Markdown: backslash, backticks, asterisks,
+    underscores, brackets, pipes and angle brackets lose their meaning; newlines become spaces."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def markdown_code(text: object) -> str:
+    """Text read from a run's files as an inline code span, where it can be one (no backtick,
+    pipe or newline in it, which would end or break the span); else as `markdown_text`."""
+    text = str(text)
+    return f"`{text}`" if not re.search(r"[`|\n\r]", text) else markdown_text(text)
+
+
 def provenance_note(artifacts: RunArtifacts) -> str:
     """Markdown naming the run behind a page: profile, seed, data MD5s, hardware, wall times."""
     cfg, prov = artifacts.config, artifacts.provenance
-    md5 = ", ".join(f"`{name}` `{digest}`" for name, digest in prov["data_md5"].items())
+    md5 = ", ".join(f"{markdown_code(name)} `{digest}`" for name, digest in prov["data_md5"].items())
     times = prov["wall_time_s"]
-    parts = ", ".join(f"{name} {format_seconds(seconds)}" for name, seconds in times.items()
-                      if name != "total")
-    return (f"**Run `{artifacts.run_dir.name}`**: dataset `{cfg.dataset}`, profile "
-            f"**{cfg.profile}**, seed {cfg.seed}; cae {prov['packages'].get('cae')} on "
-            f"{prov['device']} ({prov['device_name']}, {prov['precision']}). "
+    parts = ", ".join(f"{markdown_text(name)} {format_seconds(seconds)}"
+                      for name, seconds in times.items() if name != "total")
+    return (f"**Run {markdown_code(artifacts.run_dir.name)}**: dataset {markdown_code(cfg.dataset)}, "
+            f"profile **{cfg.profile}**, seed {cfg.seed}; cae "
+            f"{markdown_text(prov.get('packages', {}).get('cae'))} on {markdown_text(prov['device'])} "
+            f"({markdown_text(prov['device_name'])}, {markdown_text(prov['precision'])}). "
             f"Data MD5: {md5 or 'not recorded'}. "
             f"Wall time: {format_seconds(times['total'])} ({parts})."
             + (f" Peak memory: {prov['peak_rss_mb'] / 1024:.1f} GiB." if "peak_rss_mb" in prov
@@ -36,7 +54,7 @@ def config_note(cfg: RunConfig) -> str:
     changed = changed_from_profile(cfg)
     if not changed:
         return ""
-    listed = ", ".join(f"`{name}={value}`" for name, value in sorted(changed.items()))
+    listed = ", ".join(markdown_code(f"{name}={value}") for name, value in sorted(changed.items()))
     return (f"\n\n> **Settings changed from the `{cfg.profile}` profile:** {listed}. The numbers "
             f"on this page are this config's, not the profile's.")
 
@@ -159,7 +177,8 @@ def variational_samples(runs_root: str | Path, dataset: str) -> tuple[str, Path 
         for run in runs:
             figure = run.run_dir / "figures" / "samples.png"
             if run.config.dataset == dataset and run.config.variational and figure.is_file():
-                return (f"Run `{folder}/{run.run_dir.name}` (profile **{run.config.profile}**, "
+                shown = markdown_code(f"{folder}/{run.run_dir.name}")
+                return (f"Run {shown} (profile **{run.config.profile}**, "
                         f"seed {run.config.seed}, KL weight {run.config.kl_weight}): each row "
                         f"is one cluster, titled with the label it maps to; each column a new "
                         f"image drawn from that cluster's region.", figure)

@@ -30,7 +30,14 @@ from cae.report.paper import (
     PAPER_TABLE1,
     SHOWN_BESIDE,
 )
-from cae.report.readouts import VIEW_COLUMNS, format_seconds, plain, profile_warning
+from cae.report.readouts import (
+    VIEW_COLUMNS,
+    format_seconds,
+    markdown_code,
+    markdown_text,
+    plain,
+    profile_warning,
+)
 from cae.report.stats import AVERAGING, GROUP_KEYS, interval_of
 
 FLOORS = (names.MAJORITY, names.RAW_PIXELS, names.UNTRAINED)
@@ -41,17 +48,19 @@ HEAD_ROW = "Ours (stat), clustering head (k = classes given)"
 
 # ---------------------------------------------------------------- all runs of a profile
 
-def finished_runs(runs_root: str | Path, profile: str) -> list[RunArtifacts]:
+def finished_runs(runs_root: str | Path, profile: str,
+                  skipped: list[str] | None = None) -> list[RunArtifacts]:
     """Every finished run (one with provenance.json) of `profile` under runs_root, sorted.
 
-    Runs of one dataset must share one configuration apart from the seed; otherwise
-    their mean would mix different experiments.
+    A run whose files fail their checks or disagree with each other is left out and named
+    (`finished_under`; in `skipped` when given). Runs of one dataset must share one
+    configuration apart from the seed; otherwise their mean would mix different experiments.
     """
     root = Path(runs_root)
     if not root.is_dir():
         raise CaeError(f"runs folder {root} not found; pass runs_root pointing at the run "
                        f"artifacts (e.g. artifacts/) or create runs with `cae reproduce`")
-    runs = [r for r in finished_under(root) if r.config.profile == profile]
+    runs = [r for r in finished_under(root, skipped) if r.config.profile == profile]
     if not runs:
         raise CaeError(f"no finished {profile!r} runs under {root}; create them with "
                        f"`cae reproduce --profile {profile} --seed N --run-dir "
@@ -112,16 +121,19 @@ def runs_note(runs_root: str | Path, profile: str) -> str:
     """Markdown: the seeds found per dataset and the MD5 of every data file they read."""
     seeds: dict[str, list[int]] = {}
     md5: dict[str, set[str]] = {}
-    for run in finished_runs(runs_root, profile):
+    skipped: list[str] = []
+    for run in finished_runs(runs_root, profile, skipped):
         seeds.setdefault(run.config.dataset, []).append(run.config.seed)
         for name, digest in run.provenance["data_md5"].items():
             md5.setdefault(name, set()).add(digest)
-    listed = "; ".join(f"`{d}`: {len(s)} seed{'s' if len(s) > 1 else ''} "
+    listed = "; ".join(f"{markdown_code(d)}: {len(s)} seed{'s' if len(s) > 1 else ''} "
                        f"({', '.join(map(str, sorted(s)))})" for d, s in sorted(seeds.items()))
-    files = "\n".join(f"- `{name}`: {', '.join(f'`{d}`' for d in sorted(digests))}"
+    files = "\n".join(f"- {markdown_code(name)}: {', '.join(f'`{d}`' for d in sorted(digests))}"
                        + (" (**differs between runs**)" if len(digests) > 1 else "")
                        for name, digests in md5.items())
+    left_out = "".join(f"\n- {markdown_text(note)}" for note in skipped)
     return (f"Finished **{profile}**-profile runs: {listed}.\n\nData files (MD5):\n\n{files}"
+            + (f"\n\nLeft out (their files fail their checks):\n{left_out}" if skipped else "")
             + profile_warning(profile))
 
 

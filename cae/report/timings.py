@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cae.errors import CaeError
-from cae.infra.runs import read_json
+from cae.infra.run_files import read_run_json
 from cae.report.readouts import format_seconds
 from cae.report.verdicts import dataset_name
 
@@ -89,7 +89,7 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise CaeError(f"{path} not found: the reproducibility chapter's timings read it "
                        "(commit it, or rerun the run or benchmark that writes it)")
-    return read_json(path)
+    return read_run_json(path)
 
 
 def _records(row: TimedRun, runs_root: Path, benchmarks: Path) -> list[dict]:
