@@ -73,3 +73,35 @@ def test_step_kernels_reads_the_profilers_self_time_per_operator():
              f"{step_kernels.MARK} fp32"]
     assert step_kernels.operator_times(lines) == {"aten::gelu_backward": 4.463,
                                                   "Optimizer.step#Lars.step": 0.1875}
+
+
+def _binder():
+    spec = importlib.util.spec_from_file_location("binder", ROOT / "benchmarks" / "binder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_binder_benchmark_pins_one_core_and_measures_an_import(monkeypatch):
+    binder = _binder()
+    monkeypatch.setattr(binder.shutil, "which", lambda name: "/usr/bin/taskset")
+    assert binder.pinned(["python", "-V"]) == ["taskset", "-c", "0", "python", "-V"]
+    monkeypatch.setattr(binder.shutil, "which", lambda name: None)
+    assert binder.pinned(["python", "-V"]) == ["python", "-V"]
+    cost = binder.import_cost("json")
+    assert cost["seconds"] >= 0 and cost["peak_rss_mb"] > 0
+
+
+def test_binder_note_reads_each_result_against_its_targets(tmp_path):
+    from cae.report.timings import binder_note
+
+    assert binder_note(tmp_path).startswith("Not yet measured")
+    result = {"cpu": "Some CPU", "cpu_flags": ["avx2"], "profile": "quick", "wall_s": 317.0,
+              "peak_rss_mb": 2300, "targets": {"peak_rss_mb": 2048, "wall_s": 600},
+              "met": {"peak_rss_mb": False, "wall_s": True},
+              "imports": {"torch": {"seconds": 1.5, "peak_rss_mb": 400}}}
+    (tmp_path / "binder-1core-some.json").write_text(json.dumps(result))
+    assert binder_note(tmp_path) == (
+        "- Some CPU (avx2), one core, `quick` profile, fresh runs folder: 5 min 17 s and a peak "
+        "of 2,300 MB (over the 2,048 MB target, under the 600 s target). Alone, `import torch` "
+        "1.5 s and 400 MB.")

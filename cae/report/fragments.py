@@ -62,6 +62,7 @@ FRAGMENTS: dict[str, Callable[[Path, Path], str]] = {
     "wall_times.md": timings.wall_times_table,
     "throughput.md": lambda _runs_root, benchmarks: timings.throughput_table(benchmarks),
     "bf16_quality.md": lambda _runs_root, benchmarks: timings.bf16_quality(benchmarks),
+    "binder.md": lambda _runs_root, benchmarks: timings.binder_note(benchmarks),
 }
 
 

@@ -182,3 +182,27 @@ def time_and_peak(runs_root: str | Path, run: str) -> tuple[str, str]:
     """A run's total compute time and peak memory, as the prose quotes them."""
     provenance = _read(Path(runs_root) / run / "provenance.json")
     return clock(provenance["wall_time_s"]["total"]), _memory({"peak_rss_mb": provenance["peak_rss_mb"]})
+
+
+BINDER_GLOB = "binder-1core-*.json"  # benchmarks/binder.py's results
+
+
+def binder_note(benchmarks: str | Path) -> str:
+    """The Binder-sized rerun in Markdown: per measured CPU, the PneumoniaMNIST chapter's
+    wall time and peak memory on one core against the targets, and what the imports alone
+    cost; a line saying it was not measured when no result is committed."""
+    results = sorted(Path(benchmarks).glob(BINDER_GLOB))
+    if not results:
+        return "Not yet measured: run `benchmarks/binder.py` (its results go to `benchmarks/results/`)."
+    lines = []
+    for path in results:
+        r = _read(path)
+        verdict = ", ".join(f"{'under' if r['met'][name] else 'over'} the {limit:,} "
+                            f"{'MB' if name == 'peak_rss_mb' else 's'} target"
+                            for name, limit in r["targets"].items())
+        imports = "; ".join(f"`import {m}` {c['seconds']:.1f} s and {c['peak_rss_mb']:,} MB"
+                            for m, c in r["imports"].items())
+        lines.append(f"- {r['cpu']} ({', '.join(r['cpu_flags'])}), one core, `{r['profile']}` "
+                     f"profile, fresh runs folder: {clock(r['wall_s'])} and a peak of "
+                     f"{r['peak_rss_mb']:,} MB ({verdict}). Alone, {imports}.")
+    return "\n".join(lines)
