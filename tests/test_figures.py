@@ -214,3 +214,14 @@ def test_redraw_rewrites_a_committed_runs_compositions(tmp_path):
     assert sorted(p.name for p in written) == sorted(
         p.name for p in (source / "figures").glob("composition_*.png"))
     assert redraw.main([str(tmp_path / "missing")]) == 2
+
+
+def test_tsne_places_each_prototype_among_its_own_points_whatever_the_scale():
+    """Prototypes fitted on unit vectors beside raw latents 50 times longer: compared by
+    direction, as the clustering does, each prototype lands in its own cluster's region."""
+    rng = np.random.default_rng(0)
+    centres = np.eye(4, 16) * 50
+    h = np.concatenate([c + rng.normal(size=(60, 16)) for c in centres])
+    points, protos, _ = figures.tsne_embedding(h, np.eye(4, 16), seed=0, max_points=240)
+    owners = [np.argmin(np.linalg.norm(points - p, axis=1)) // 60 for p in protos]
+    assert owners == [0, 1, 2, 3]

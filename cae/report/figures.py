@@ -153,10 +153,17 @@ def tsne_embedding(h: ArrayLike, prototypes: ArrayLike, seed: int,
                    max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """t-SNE of a seeded subsample of h together with the prototypes, so both share one map.
 
-    Returns (points_2d, proto_2d, index): index selects the subsampled rows of h (and
-    of any per-row labels), in their original order.
+    Both are L2-normalised first: the clustering and protocol (a) compare them by cosine,
+    and a prototype fitted on normalised vectors would otherwise sit far inside the cloud of
+    raw latents, with every prototype mapped to one spot. Returns (points_2d, proto_2d,
+    index): index selects the subsampled rows of h (and of any per-row labels), in their
+    original order.
     """
-    h, prototypes = to_numpy(h).astype(np.float32), to_numpy(prototypes).astype(np.float32)
+    def unit(x: ArrayLike) -> np.ndarray:
+        x = to_numpy(x).astype(np.float32)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    h, prototypes = unit(h), unit(prototypes)
     rng = np.random.default_rng(seed)
     index = (np.sort(rng.choice(len(h), max_points, replace=False)) if len(h) > max_points
              else np.arange(len(h)))
