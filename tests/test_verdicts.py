@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from cae import names
+from cae.errors import CaeError
 from cae.report import fragments, verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,3 +88,11 @@ def test_met_by_profile_names_the_profiles_meeting_each_paper_cell():
         untrained = (row[["paper", "validated"]] == "untrained").any()
         assert row["met by"] == (", ".join(met) or ("untrained weights" if untrained else "none"))
     assert verdicts.unmet_sentence(table).startswith("No profile meets")
+
+
+def test_profiles_asked_for_without_runs_are_left_out(tmp_path):
+    """The Table 1 chapter asks for every profile; a runs folder holding some still builds."""
+    assert verdicts.met_by_profile(ROOT / "artifacts", ["paper", "no-such-profile"]).columns[0] == "paper"
+    assert verdicts.averaging_findings(ROOT / "artifacts", ["no-such-profile"]).startswith("No finished run")
+    with pytest.raises(CaeError, match="no finished run"):
+        verdicts.met_by_profile(tmp_path, ["paper"])

@@ -48,6 +48,13 @@ def profiles_with_runs(runs_root: str | Path, dataset: str | None = None) -> lis
     return [p for p in PROFILE_ORDER if p in found] + sorted(found - set(PROFILE_ORDER))
 
 
+def _chosen(runs_root: str | Path, profiles: list[str] | None, dataset: str | None = None) -> list[str]:
+    """`profiles` (default: every profile with runs) less those without finished runs (of
+    `dataset` if given) under runs_root, so a page asking for a profile not yet run still builds."""
+    found = profiles_with_runs(runs_root, dataset)
+    return found if profiles is None else [p for p in profiles if p in found]
+
+
 def cell_status(line: pd.Series) -> str:
     """One paper cell: 'met', 'missed', 'not run', or 'untrained' for a ResNet-18 cell that
     ran on untrained weights (not the paper's baseline, so neither met nor missed)."""
@@ -167,7 +174,7 @@ def dataset_findings(runs_root: str | Path, dataset: str, profiles: list[str] | 
     per split, where our latent beats, ties or loses to each floor."""
     lines = []
     in_paper = dataset in {d for d, _ in PAPER_DATASETS.values()}
-    for profile in profiles or profiles_with_runs(runs_root, dataset):
+    for profile in _chosen(runs_root, profiles, dataset):
         try:
             comparison, differences = profile_frames(runs_root, profile)
         except CaeError as exc:  # e.g. runs of one profile with different settings
@@ -232,7 +239,7 @@ def averaging_findings(runs_root: str | Path, profiles: list[str] | None = None,
     from cae.report import averaging
 
     lines, exchanged, judged = [], 0, 0
-    for profile in profiles or profiles_with_runs(runs_root):
+    for profile in _chosen(runs_root, profiles):
         closest = averaging.closest_averaging(averaging.averaging_candidates(
             stats.summarise(table1.collect_runs(runs_root, profile))))
         if closest.empty:
@@ -257,9 +264,11 @@ def met_by_profile(runs_root: str | Path, profiles: list[str] | None = None) -> 
     column per profile with runs ('met', 'missed', 'untrained', 'not run'), and `met by`
     naming the profiles that meet it ('none' where no profile does)."""
     statuses = {}
-    for profile in profiles or profiles_with_runs(runs_root):
+    for profile in _chosen(runs_root, profiles):
         comparison = profile_frames(runs_root, profile)[0]
         statuses[profile] = comparison.apply(cell_status, axis=1)
+    if not statuses:
+        raise CaeError(f"no finished run of {', '.join(profiles or ['any profile'])} under {runs_root}")
     keys = profile_frames(runs_root, next(iter(statuses)))[0][["paper_model", "paper_dataset", "metric"]]
     table = pd.concat([keys, pd.DataFrame(statuses)], axis=1)
     met = table[list(statuses)].eq("met")
