@@ -36,7 +36,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="mnist or any single-label 2D MedMNIST name, e.g. pneumoniamnist (default)")
     parser.add_argument("--profile", default="quick", choices=list(PROFILES),
                         help="smoke: seconds; quick (default): minutes on a CPU; "
-                             "paper: the paper's 100 epochs, 50 of warm-up")
+                             "paper: the paper's 100 epochs, 50 of warm-up; validated: the "
+                             "paper's schedule with the open choices set on val; beyond: "
+                             "validated + intensity jitter + batch 1024 (not in the paper); "
+                             "authors: every setting the first author's code fixes")
     parser.add_argument("--seed", type=int, help="seed of everything random (default 0)")
     _data_dir_and_device(parser)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
