@@ -56,9 +56,13 @@ def run_chapter(profile: str, data_dir: str | None) -> dict[str, float]:
         started = time.perf_counter()
         subprocess.run(pinned(command), check=True, env={**os.environ, **ONE_THREAD})
         wall = time.perf_counter() - started
+        # what the chapter's run did: its optimizer steps, precision and phase times
+        trained = [json.loads(p.read_text()) for p in (Path(tmp) / "runs").glob("*/provenance.json")]
     # the largest waited-for descendant (papermill's kernel) in MB (ru_maxrss is in KB)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak)}
+    runs = [{"steps": p.get("steps", {}).get("total"), "precision": p["precision"],
+             "cpu_threads": p.get("cpu_threads"), "wall_time_s": p["wall_time_s"]} for p in trained]
+    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak), "runs": runs}
 
 
 def main() -> None:

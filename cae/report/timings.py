@@ -202,7 +202,11 @@ def binder_note(benchmarks: str | Path) -> str:
                             for name, limit in r["targets"].items())
         imports = "; ".join(f"`import {m}` {c['seconds']:.1f} s and {c['peak_rss_mb']:,} MB"
                             for m, c in r["imports"].items())
+        trained = "".join(f" ({run['steps']:,} optimizer steps in {run['precision']}, training "
+                          f"{clock(run['wall_time_s']['train'])})" for run in r.get("runs", [])[:1])
         lines.append(f"- {r['cpu']} ({', '.join(r['cpu_flags'])}), one core, `{r['profile']}` "
-                     f"profile, fresh runs folder: {clock(r['wall_s'])} and a peak of "
+                     f"profile, fresh runs folder{trained}: {clock(r['wall_s'])} and a peak of "
                      f"{r['peak_rss_mb']:,} MB ({verdict}). Alone, {imports}.")
+    lines.append("\nA CPU without bf16 units (most Binder machines) trains in fp32, which is slower "
+                 "per step: read the time as this CPU's; the memory does not depend on the CPU.")
     return "\n".join(lines)
