@@ -207,6 +207,6 @@ def binder_note(benchmarks: str | Path) -> str:
         lines.append(f"- {r['cpu']} ({', '.join(r['cpu_flags'])}), one core, `{r['profile']}` "
                      f"profile, fresh runs folder{trained}: {clock(r['wall_s'])} and a peak of "
                      f"{r['peak_rss_mb']:,} MB ({verdict}). Alone, {imports}.")
-    lines.append("\nA CPU without bf16 units (most Binder machines) trains in fp32, which is slower "
+    lines.append("\nA CPU without bf16 units trains in fp32, which is slower "
                  "per step: read the time as this CPU's; the memory does not depend on the CPU.")
     return "\n".join(lines)
