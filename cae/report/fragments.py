@@ -26,7 +26,7 @@ from cae.report.authors_code import settings_table
 from cae.report.open_choices import open_choices_table
 from cae.report.paired import paired_differences
 from cae.report.prose_numbers import prose_numbers
-from cae.report.verdicts import findings_at_a_glance
+from cae.report.verdicts import dataset_name, findings_at_a_glance
 
 DEFAULT_OUT = Path("book/generated")
 DEFAULT_BENCHMARKS = Path("benchmarks/results")
@@ -48,7 +48,7 @@ def selection_screen_text(runs_root: Path) -> str:
         lines = ["| variant | changed from `base` | optimizer steps | seeds |", "|---|---|---|---|"]
         lines += [f"| `{variant}` | {r['changed']} | {r['steps']:,} | {r['seeds']} |"
                   for (_, variant), r in runs.iterrows()]
-        parts += [f"**{dataset}**, the runs:", "", *lines, "",
+        parts += [f"**{dataset_name(str(dataset))}**, the runs:", "", *lines, "",
                   "What they show (our latent minus each floor, paired by seed):", "",
                   selection_screen.findings(paired, str(dataset)), ""]
     return "\n".join(parts)
