@@ -263,13 +263,12 @@ def met_by_profile(runs_root: str | Path, profiles: list[str] | None = None) -> 
     """Which profile meets which cell of the paper's Table 1: one line per paper cell, one
     column per profile with runs ('met', 'missed', 'untrained', 'not run'), and `met by`
     naming the profiles that meet it ('none' where no profile does)."""
-    statuses = {}
-    for profile in _chosen(runs_root, profiles):
-        comparison = profile_frames(runs_root, profile)[0]
-        statuses[profile] = comparison.apply(cell_status, axis=1)
-    if not statuses:
+    comparisons = {profile: profile_frames(runs_root, profile)[0]
+                   for profile in _chosen(runs_root, profiles)}
+    if not comparisons:
         raise CaeError(f"no finished run of {', '.join(profiles or ['any profile'])} under {runs_root}")
-    keys = profile_frames(runs_root, next(iter(statuses)))[0][["paper_model", "paper_dataset", "metric"]]
+    statuses = {profile: c.apply(cell_status, axis=1) for profile, c in comparisons.items()}
+    keys = next(iter(comparisons.values()))[["paper_model", "paper_dataset", "metric"]]
     table = pd.concat([keys, pd.DataFrame(statuses)], axis=1)
     met = table[list(statuses)].eq("met")
     untrained = table[list(statuses)].eq("untrained").any(axis=1)
