@@ -4,8 +4,9 @@ Both run on the same machine, on the same images, with the same networks, loss a
 optimizer, so their ratio is meaningful. The usual pipeline is what a user would write:
 torchvision transforms per sample in a Dataset, a DataLoader with 2 workers, fp32,
 eager, the C allocator as the system sets it. Ours is `cae.method.train.phase1_step` as a run
-resolves it (`cae.infra.runtime.Runtime`: precision auto, freed buffers kept by the allocator,
-batched augmentation on the device, channels_last, no DataLoader).
+resolves it (`cae.infra.runtime.Runtime`: precision auto, kernels auto, freed buffers kept by
+the allocator, batched augmentation on the device, channels_last, no DataLoader), and the
+same with the `exact` and the `fast` kernels named.
 
 Each measurement runs in a fresh process (so one configuration's allocator setting or
 warm caches cannot help another), the configurations alternate for `--repeats` rounds,
@@ -117,11 +118,12 @@ def _sync(device: torch.device) -> None:
 def ours_throughput(images: torch.Tensor, cfg, device: torch.device, steps: int,
                     phase: int) -> float:
     """Pairs per second of this project's training step (phase 1 or phase 2), with the
-    precision and allocator setting a run resolves from cfg."""
-    precision = Runtime.resolve(str(device), cfg.precision).precision
+    precision, kernels and allocator setting a run resolves from cfg."""
+    runtime = Runtime.resolve(str(device), cfg.precision, cfg.kernels)
+    precision = runtime.precision
     nets = _networks(images, cfg, device, precision, phase)
     train_modules = [nets.cond_decoder] if phase == 2 else [nets.encoder, nets.projector, nets.decoder]
-    optimizer = make_lars(train_modules, cfg)
+    optimizer = make_lars(train_modules, cfg, runtime.fast)
     step_fn = phase2_step if phase == 2 else phase1_step
     g = torch.Generator(device=device).manual_seed(0)
     data = images.to(device)
@@ -131,7 +133,8 @@ def ours_throughput(images: torch.Tensor, cfg, device: torch.device, steps: int,
             started = time.perf_counter()
         idx = torch.randint(len(data), (cfg.batch_size,), generator=g, device=device)
         optimizer.zero_grad(set_to_none=True)
-        step_fn(nets, to_float(data[idx], cfg.channels_last), cfg, g, device, precision)
+        step_fn(nets, to_float(data[idx], cfg.channels_last), cfg, g, device, precision,
+                runtime.fast)
         optimizer.step()
     _sync(device)
     return steps * cfg.batch_size / (time.perf_counter() - started)
@@ -161,10 +164,14 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 5) -> f
 
 def configurations(cfg, device: torch.device, compiled: bool) -> dict[str, tuple]:
     """Name -> (config, phase, pipeline) of every timed measurement: the usual pipeline, ours
-    as a run resolves it, ours forced to fp32 and, where the hardware has bf16 units, to
-    bf16; phase 2; with `compiled`, ours under torch.compile (auto and fp32)."""
+    as a run resolves it, ours with the `exact` and with the `fast` kernels, ours forced to
+    fp32 and, where the hardware has bf16 units, to bf16; phase 2; with `compiled`, ours
+    under torch.compile (auto and fp32)."""
     fp32 = dataclasses.replace(cfg, precision="fp32")
-    runs = {"usual": (cfg, 1, "usual"), "ours": (cfg, 1, "ours"), "ours_fp32": (fp32, 1, "ours")}
+    runs = {"usual": (cfg, 1, "usual"), "ours": (cfg, 1, "ours"),
+            "ours_exact": (dataclasses.replace(cfg, kernels="exact"), 1, "ours"),
+            "ours_fast": (dataclasses.replace(cfg, kernels="fast"), 1, "ours"),
+            "ours_fp32": (fp32, 1, "ours")}
     if device.type == "cuda" or cpu_supports_bf16():
         runs["ours_bf16"] = (dataclasses.replace(cfg, precision="bf16"), 1, "ours")
     runs["phase2"] = (cfg, 2, "ours")
@@ -257,7 +264,7 @@ def main() -> None:
         for name in names:
             samples[name].append(measure_in_fresh_process(name, args))
     median = {name: statistics.median(values) for name, values in samples.items()}
-    runtime = Runtime.resolve(str(device), cfg.precision)
+    runtime = Runtime.resolve(str(device), cfg.precision, cfg.kernels)
     peaks = {"fp32": matmul_peak(device, torch.float32)}
     if "ours_bf16" in median:
         peaks["bf16"] = matmul_peak(device, torch.bfloat16)
@@ -268,9 +275,12 @@ def main() -> None:
         else cpu_name(),
         "cpu_flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
         "dataset": cfg.dataset, "batch_size": cfg.batch_size, "steps": args.steps,
-        "repeats": args.repeats, "precision": runtime.precision, "allocator": runtime.allocator,
+        "repeats": args.repeats, "precision": runtime.precision, "kernels": runtime.kernels,
+        "allocator": runtime.allocator,
         **{f"{name}_pairs_per_s": value for name, value in median.items()},
         "speedup": median["ours"] / median["usual"],
+        "speedup_exact": median["ours_exact"] / median["usual"],
+        "speedup_fast": median["ours_fast"] / median["usual"],
         "mflop_per_pair": flops / 1e6, "ours_gflop_per_s": achieved,
         "matmul_peak_gflop_per_s": peaks,
         "ours_fraction_of_matmul_peak": achieved / peaks.get(runtime.precision, peaks["fp32"]),

@@ -44,6 +44,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _data_dir_and_device(parser)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                         help="auto (default): bf16 on CUDA and on CPUs with AMX, else fp32")
+    parser.add_argument("--kernels", choices=["auto", "exact", "fast"],
+                        help="auto (default): fast on the CPU, exact on CUDA; exact: the kernels "
+                             "of every committed run (bit-for-bit reruns); fast: the same maths, "
+                             "faster kernels that round differently")
     parser.add_argument("--epochs", type=int,
                         help=f"total epochs (phase 1 + phase 2, at most {MAX_EPOCHS:,}); the "
                              "profile's phase-1 and "
@@ -146,8 +150,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if not sep:
             raise CaeError(f"--set expects NAME=VALUE, got {pair!r}")
         overrides[name.strip()] = value.strip()
-    for name in ("dataset", "seed", "data_dir", "device", "precision", "epochs", "batch_size",
-                 "weights_path"):
+    for name in ("dataset", "seed", "data_dir", "device", "precision", "kernels", "epochs",
+                 "batch_size", "weights_path"):
         flag = getattr(args, name, None)
         if flag is None:
             continue

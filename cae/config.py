@@ -20,6 +20,7 @@ from cae.errors import CaeError
 from cae.infra.files import atomic_write_text
 
 PRECISIONS = ("auto", "fp32", "bf16")
+KERNELS = ("auto", "exact", "fast")
 ELBOW_METRICS = ("distortion", "calinski_harabasz", "silhouette")
 HEAD_METHODS = ("scan", "n2d")
 CLUSTER_SPACES = ("h", "z")
@@ -73,6 +74,11 @@ class RunConfig:
     precision: str = "auto"
     channels_last: bool = True
     compile: bool = _field(False, VOLATILE)
+    # `exact`: the kernels every run before this field trained with (configs written before it
+    # read as exact, so they rerun bit for bit); `fast`: the same maths with faster kernels
+    # that round differently (the blur as matrix products, LARS as multi-tensor operations);
+    # `auto` (new configs): fast where measured faster (`cae.infra.runtime.resolve_kernels`)
+    kernels: str = _field("exact", VOLATILE, ADDED_LATER)
     train_subset: int | None = None
     # > 0: a fixed val split of this size cut from train (datasets without one)
     val_holdout: int = _field(0, ADDED_LATER)
@@ -184,6 +190,7 @@ class RunConfig:
         checks = [
             (0 <= self.seed < 2**32, "seed must be in 0..2**32 - 1 (numpy's seed range)"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (self.kernels in KERNELS, f"kernels must be one of {KERNELS}"),
             (self.batch_size >= 2, "batch_size must be >= 2 (NT-Xent needs negatives)"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (0 < self.warmup_epochs <= self.epochs,
@@ -422,8 +429,8 @@ def make_config(profile: str = "quick", /, **overrides: Any) -> RunConfig:
     if unknown:
         raise CaeError(f"unknown configuration field(s): {', '.join(unknown)}")
     dataset = str(overrides.get("dataset") or RunConfig.dataset).lower()
-    values = {**PROFILES[profile], **DATASET_PROFILES.get((profile, dataset), {}),
-              "profile": profile}
+    values = {"kernels": "auto", **PROFILES[profile],
+              **DATASET_PROFILES.get((profile, dataset), {}), "profile": profile}
     values.update({k: coerce_field(k, v) for k, v in overrides.items() if v is not None or k == "data_dir"})
     return step_budget(RunConfig(**values).validate())
 

@@ -129,7 +129,7 @@ def evaluate_run(cfg: RunConfig, data: Dataset, run_dir: Path, floors: bool = Tr
     """Score the trained encoder (and the floors) and draw the run's figures, on the run's
     device and precision (resolved from cfg when not given). The config is recorded beside
     the results (`record_results_config`) before the first of them is written."""
-    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision, cfg.kernels)
     record_results_config(cfg, run_dir)
     device, precision = runtime.device, runtime.precision
     nets = load_networks(cfg, run_dir, data.n_channels, device)
@@ -167,7 +167,7 @@ def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
     announce_clamps(cfg, data)
     if overwrite:
         clear_results(run_dir, keep_training=True)
-    runtime = Runtime.resolve(cfg.device, cfg.precision)
+    runtime = Runtime.resolve(cfg.device, cfg.precision, cfg.kernels)
     started = time.perf_counter()
     table = evaluate_run(cfg, data, run_dir, floors, runtime)
     elapsed = time.perf_counter() - started
@@ -206,7 +206,8 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
         resume = resume or (overwrite and not retrain and from_main(trained_alike, cfg, run_dir))
         overwrite = overwrite or retrain
         from_main(check_before_work, cfg, run_dir, baselines, resume, overwrite)
-        runtime = Runtime.resolve(cfg.device, cfg.precision)  # once: training, scoring, provenance
+        # once: training, scoring, provenance
+        runtime = Runtime.resolve(cfg.device, cfg.precision, cfg.kernels)
         data = load(cfg)
         seconds = {"train": train_run(cfg, data, run_dir, resume, runtime, overwrite)}
         peaks = {"train": round(peak_rss_mb())}  # the process's peak so far, after each phase

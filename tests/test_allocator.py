@@ -22,7 +22,7 @@ def test_a_run_on_glibc_keeps_freed_blocks_and_records_it():
     assert keep_freed_memory() == "glibc, keeps blocks < 32 MiB"
     runtime = Runtime.resolve("cpu", "fp32")
     assert runtime.describe() == {"device": "cpu", "precision": "fp32",
-                                  "allocator": "glibc, keeps blocks < 32 MiB"}
+                                  "allocator": "glibc, keeps blocks < 32 MiB", "kernels": "exact"}
     release_freed_memory()  # returns the heap's free pages; the setting stays
     assert keep_freed_memory() == "glibc, keeps blocks < 32 MiB"
 

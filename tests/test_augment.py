@@ -8,6 +8,7 @@ from cae.method.augment import (
     affine_matrices,
     augment,
     blur,
+    blur_by_matmul,
     gaussian_kernels,
     two_views,
 )
@@ -109,3 +110,31 @@ def test_blur_each_image_with_its_own_sigma(channels):
     both = blur(x, torch.tensor([0.0, 1.0]))
     assert torch.equal(both[0], x[0])
     torch.testing.assert_close(both[1:], blur(x[1:], torch.tensor([1.0])))
+
+
+@pytest.mark.parametrize("shape", [(64, 1, 28, 28), (5, 3, 28, 28), (3, 2, 9, 14)])
+def test_blur_by_matmul_is_blur_to_float_rounding(shape):
+    """The `fast` kernels' blur: the same reflect-padded separable Gaussian per image
+    (sigma 0 is the identity), any channel count, non-square images."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(shape, generator=g)
+    sigma = torch.rand(shape[0], generator=g) * 1.5
+    sigma[0] = 0.0
+    fast = blur_by_matmul(x, sigma)
+    torch.testing.assert_close(fast, blur(x, sigma), rtol=0, atol=1e-6)
+    torch.testing.assert_close(fast[0], x[0], rtol=0, atol=1e-7)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(blur_by_matmul(channels_last, sigma), fast, rtol=0, atol=1e-7)
+
+
+def test_fast_views_draw_the_same_randomness_as_exact_ones():
+    """`fast` changes how the blur is computed, not what is drawn: from the same generator
+    state both kernels give the same views to float rounding, and leave the generator in
+    the same state."""
+    x = batch()
+    params = AugmentParams(prob=1.0)
+    g_exact, g_fast = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    exact, fast = two_views(x, params, g_exact), two_views(x, params, g_fast, fast=True)
+    for a, b in zip(exact, fast):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+    assert torch.equal(g_exact.get_state(), g_fast.get_state())

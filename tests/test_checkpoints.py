@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,29 @@ def test_a_failing_rename_keeps_the_previous_checkpoint_and_no_temp_file(tmp_pat
         save_checkpoint(state, cfg, tmp_path)
     assert (tmp_path / CHECKPOINT).read_bytes() == before
     assert not (tmp_path / (CHECKPOINT + ".tmp")).exists()
+
+
+def test_kernels_are_recorded_and_a_run_resumes_under_the_other_kernels(tmp_path, fake_mnist_dir,
+                                                                        monkeypatch):
+    """A checkpoint says which kernels trained it; an `exact` run stopped after its first
+    epoch and resumed with `fast` (the same maths, other rounding) continues, its optimizer
+    switched to the multi-tensor LARS, and finishes every epoch with finite losses."""
+    cfg, data = _smoke(fake_mnist_dir, kernels="exact")
+    real_epoch = cae.method.train._run_epoch
+
+    def stop_after_the_first(state, *args):
+        if state.epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(state, *args)
+
+    monkeypatch.setattr(cae.method.train, "_run_epoch", stop_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data, tmp_path)
+    payload = read_checkpoint(tmp_path, cfg)
+    assert payload["epoch"] == 1 and payload["runtime"]["kernels"] == "exact"
+    monkeypatch.setattr(cae.method.train, "_run_epoch", real_epoch)
+    fast, _ = _smoke(fake_mnist_dir, kernels="fast")
+    state = train(fast, data, tmp_path, resume=True)
+    assert state.epoch == cfg.epochs and state.runtime["kernels"] == "fast"
+    assert {g["foreach"] for g in state.optimizer.param_groups} == {True}
+    assert all(map(math.isfinite, state.history["total"] + state.history["phase2_mse"]))

@@ -58,11 +58,11 @@ def test_a_run_clustering_z_keeps_its_prototypes_in_z(tmp_path, fake_mnist_dir, 
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     elbow = json.loads((run_dir / "elbow.json").read_text())
     assert checkpoint["prototypes"].shape == (elbow["k"], 32)  # z's width, not h's 128
-    # device, precision and allocator are resolved once: what training used is what
+    # device, precision, allocator and kernels are resolved once: what training used is what
     # provenance says
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert checkpoint["runtime"] == {key: provenance[key]
-                                     for key in ("device", "precision", "allocator")}
+                                     for key in ("device", "precision", "allocator", "kernels")}
     rows = json.loads((run_dir / "metrics.json").read_text())
     stat = [r["accuracy"] for r in rows if r["model"] == "CAE (ours)" and r["protocol"] == "stat"]
     against_k = json.loads((run_dir / "mapping_vs_k.json").read_text())

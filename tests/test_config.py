@@ -159,7 +159,7 @@ def test_field_roles_declared_on_the_fields_give_the_published_sets():
     """The sets derived from each field's metadata hold what they held as literal sets: a
     field moved in or out of one would change the fingerprints of published runs."""
     assert config._VOLATILE_FIELDS == {"data_dir", "device", "progress", "profile", "weights_path",
-                                       "allow_untrained_weights", "compile"}
+                                       "allow_untrained_weights", "compile", "kernels"}
     assert config.EVALUATION_FIELDS == {
         "knn_k", "probe_fraction", "probe_epochs", "probe_lr", "probe_batch_size", "tsne_samples",
         "resnet_epochs", "resnet_lr", "resnet_image_size", "head_method", "head_neighbours",
@@ -172,5 +172,20 @@ def test_field_roles_declared_on_the_fields_give_the_published_sets():
         "kl_weight": 2.5e-6, "selection_fraction": 0.0, "score_on": "reported", "min_steps": 0,
         "intensity_jitter": 0.0, "encoder_batch_norm": False, "projector_batch_norm": True,
         "projector_activation": "gelu", "lars_adapt_all": False, "elbow_fallback": 0,
-        "elbow_normalised": True, "eval_train_images": 0, "knn_metric": "cosine",
+        "elbow_normalised": True, "eval_train_images": 0, "knn_metric": "cosine", "kernels": "exact",
         "probe_standardize": True}
+
+
+def test_kernels_auto_for_new_configs_exact_for_configs_written_before_the_field(tmp_path):
+    """New configs ask for `auto`; a config saved before `kernels` existed reads as `exact`
+    (the kernels it trained with), and the field, like the device, leaves the fingerprint
+    alone, so profiles still find their committed runs."""
+    cfg = make_config("paper")
+    assert cfg.kernels == "auto"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({k: v for k, v in cfg.to_dict().items() if k != "kernels"}))
+    loaded = load_config(path)
+    assert loaded.kernels == "exact"
+    assert loaded.fingerprint() == cfg.fingerprint() == make_config("paper", kernels="fast").fingerprint()
+    with pytest.raises(CaeError, match="kernels must be one of"):
+        make_config("paper", kernels="turbo")

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from cae.data.datasets import _to_split
-from cae.infra.runtime import cpu_name, cpu_supports_bf16, resolve_precision
+from cae.infra.runtime import Runtime, cpu_name, cpu_supports_bf16, resolve_kernels, resolve_precision
 from cae.method.models import ConditionalDecoder, Decoder, Encoder, Projector
 
 
@@ -66,3 +66,12 @@ def test_auto_picks_bf16_only_on_cpus_with_amx(tmp_path):
         picked[name] = resolve_precision("auto", torch.device("cpu"), tmp_path / name)
     assert picked == {"avx2": "fp32", "avx512_bf16": "fp32", "amx": "bf16"}
     assert resolve_precision("auto", torch.device("cpu"), tmp_path / "missing") == "fp32"
+
+
+def test_kernels_auto_is_fast_on_the_cpu_only_and_named_kernels_stay():
+    assert resolve_kernels("auto", torch.device("cpu")) == "fast"
+    assert resolve_kernels("auto", torch.device("cuda")) == "exact"  # not measured there
+    assert resolve_kernels("exact", torch.device("cpu")) == "exact"
+    runtime = Runtime.resolve("cpu", "fp32", "fast")
+    assert runtime.fast and runtime.describe()["kernels"] == "fast"
+    assert not Runtime.resolve("cpu", "fp32").fast  # callers that predate kernels: exact

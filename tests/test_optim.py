@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from cae.config import make_config
-from cae.method.optim import learning_rate, make_lars, set_learning_rate
+from cae.method.optim import learning_rate, make_lars, set_learning_rate, use_foreach
 
 
 @pytest.mark.parametrize("epoch, lr", [
@@ -38,11 +38,13 @@ def test_make_lars_uses_the_config():
         assert group["lr"] == 0.01 and group["momentum"] == 0.9 and group["trust_coeff"] == 0.02
 
 
-def test_lars_two_steps_by_hand():
-    # paper config (lr 0.01 at epoch 0, trust 0.02, momentum 0.9) with a decay large enough to see
+@pytest.mark.parametrize("foreach", [False, True])
+def test_lars_two_steps_by_hand(foreach):
+    # paper config (lr 0.01 at epoch 0, trust 0.02, momentum 0.9) with a decay large enough to see;
+    # the `fast` kernels' multi-tensor form gives the same numbers
     cfg = make_config("paper", weight_decay=0.2)
     layer = nn.Linear(2, 1).double()
-    opt = make_lars([layer], cfg)
+    opt = make_lars([layer], cfg, foreach)
     w, b = layer.weight, layer.bias
 
     # step 1: w = [3, 4] (|w| = 5), g = [0.8, -0.6] (|g| = 1)
@@ -72,3 +74,39 @@ def test_lars_two_steps_by_hand():
                                rtol=0, atol=1e-10)
     # bias buffer = 0.9 * 2 + 1 = 2.8; b = 0.48 - 0.1 * 2.8
     torch.testing.assert_close(b, torch.tensor([0.2], dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("profile", ["paper", "authors"])
+def test_multi_tensor_lars_matches_the_loop_over_many_steps(profile):
+    """The `fast` kernels' LARS equals the loop form to float rounding, on a network with
+    weights, biases and norm parameters, both LARS variants (authors: every parameter
+    adapted, no decay)."""
+    cfg = make_config(profile, weight_decay=1e-3)
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(),
+                                  nn.Linear(4 * 6 * 6, 3)))
+    loop, multi = make_lars([nets[0]], cfg, False), make_lars([nets[1]], cfg, True)
+    start = nets[0][0].weight.detach().clone()
+    g = torch.Generator().manual_seed(1)
+    for step in range(5):
+        x = torch.randn(8, 1, 8, 8, generator=g)
+        for net, opt in ((nets[0], loop), (nets[1], multi)):
+            set_learning_rate(opt, 0.1 * (step + 1))
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert (nets[0][0].weight - start).abs().max() > 1e-4  # the steps moved the weights
+
+
+def test_use_foreach_sets_every_group_after_a_restored_state():
+    cfg = make_config("paper")
+    saved = make_lars([nn.Linear(2, 1)], cfg, False).state_dict()
+    opt = make_lars([nn.Linear(2, 1)], cfg, True)
+    opt.load_state_dict(saved)
+    assert {g["foreach"] for g in opt.param_groups} == {False}  # the saved option came back
+    use_foreach(opt, True)
+    assert {g["foreach"] for g in opt.param_groups} == {True}

@@ -140,7 +140,7 @@ def kmeans_baseline(train_feats: torch.Tensor, train_y: torch.Tensor | np.ndarra
 
 def baseline_rows(cfg: RunConfig, data: Dataset, runtime: Runtime | None = None) -> list[dict]:
     """The paper's two ResNet-18 baselines, each row labelled with the weights used."""
-    device = (runtime or Runtime.resolve(cfg.device, cfg.precision)).device
+    device = (runtime or Runtime.resolve(cfg.device, cfg.precision, cfg.kernels)).device
     model, weights = load_resnet18(cfg.weights_path, cfg.allow_untrained_weights, cfg.seed)
     feats = {s: resnet_features(model, data.splits[s].images, cfg.resnet_image_size, 256, device)
              for s in data.splits}

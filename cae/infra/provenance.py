@@ -27,7 +27,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
     (and, given `peaks`, the peak so far after each phase), and the settings the training
     set clamped (`clamped`, only when any)."""
     processes, group = trained_by or (world_size(), backend())
-    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision, cfg.kernels)
     device = runtime.device
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
@@ -42,6 +42,7 @@ def provenance(cfg: RunConfig, data: Dataset, seconds: dict[str, float],
                 device=str(device), device_name=(torch.cuda.get_device_name(device)
                                                  if device.type == "cuda" else cpu_name()),
                 cpu_threads=torch.get_num_threads(), world_size=processes, backend=group,
-                precision=runtime.precision, allocator=runtime.allocator, wall_time_s=seconds,
+                precision=runtime.precision, kernels=runtime.kernels,
+                allocator=runtime.allocator, wall_time_s=seconds,
                 peak_rss_mb=round(peak_rss_mb()), **({"peak_rss_mb_after": peaks} if peaks else {}),
                 **({"clamped": clamped} if clamped else {}))

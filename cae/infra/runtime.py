@@ -85,6 +85,14 @@ def resolve_precision(precision: str, device: torch.device,
     return "bf16" if cpu_trains_faster_in_bf16(cpuinfo) else "fp32"
 
 
+def resolve_kernels(kernels: str, device: torch.device) -> str:
+    """'auto' gives `fast` on the CPU, where it was measured faster
+    (benchmarks/results/kernels-*.json), and `exact` on CUDA, where it has not been measured."""
+    if kernels != "auto":
+        return kernels
+    return "fast" if device.type == "cpu" else "exact"
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Where and how one run computes: its device, precision and C allocator setting,
@@ -93,18 +101,25 @@ class Runtime:
     device: torch.device
     precision: str
     allocator: str = "system default"
+    kernels: str = "exact"
 
     @classmethod
-    def resolve(cls, device: str, precision: str) -> Runtime:
-        """The config's `device` and `precision` ('auto' or named) made concrete; keeps
-        freed training buffers in the process (`cae.infra.allocator`)."""
+    def resolve(cls, device: str, precision: str, kernels: str = "exact") -> Runtime:
+        """The config's `device`, `precision` and `kernels` ('auto' or named) made concrete;
+        keeps freed training buffers in the process (`cae.infra.allocator`)."""
         resolved = resolve_device(device)
-        return cls(resolved, resolve_precision(precision, resolved), keep_freed_memory())
+        return cls(resolved, resolve_precision(precision, resolved), keep_freed_memory(),
+                   resolve_kernels(kernels, resolved))
+
+    @property
+    def fast(self) -> bool:
+        """Whether training uses the `fast` kernels."""
+        return self.kernels == "fast"
 
     def describe(self) -> dict[str, str]:
         """Plain values for checkpoints and provenance."""
         return {"device": str(self.device), "precision": self.precision,
-                "allocator": self.allocator}
+                "allocator": self.allocator, "kernels": self.kernels}
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

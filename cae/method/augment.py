@@ -88,6 +88,27 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return flat.reshape(n, c, h, w)
 
 
+def _reflect_shifts(size: int, device) -> torch.Tensor:
+    """(BLUR_KERNEL, size, size) 0/1 matrices: row i of shift t picks the pixel that sits at
+    i + t in the reflect-padded signal, so sum_t k[t] * shift[t] is the padded convolution."""
+    half = BLUR_KERNEL // 2
+    source = (torch.arange(size + 2 * half, device=device) - half).abs()
+    source = torch.where(source > size - 1, 2 * (size - 1) - source, source)
+    padded = F.one_hot(source, size).float()  # (size + 2 half, size)
+    return torch.stack([padded[t:t + size] for t in range(BLUR_KERNEL)])
+
+
+def blur_by_matmul(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """`blur` as two batched matrix products (the `fast` kernels): each image's separable,
+    reflect-padded Gaussian is a banded (h, h) matrix on the left and a (w, w) one on the
+    right, so out = V @ x @ H^T equals `blur` up to float rounding."""
+    n, c, h, w = x.shape
+    k = gaussian_kernels(sigma)
+    rows = torch.einsum("nt,tij->nij", k, _reflect_shifts(h, x.device)).to(x.dtype)
+    cols = torch.einsum("nt,tij->nij", k, _reflect_shifts(w, x.device)).to(x.dtype)
+    return rows[:, None] @ x @ cols[:, None].transpose(-1, -2)
+
+
 def intensity_jitter(x: torch.Tensor, strength: float, prob: float,
                      g: torch.Generator) -> torch.Tensor:
     """Brightness then contrast, each image with probability `prob`: x times a factor in
@@ -102,9 +123,11 @@ def intensity_jitter(x: torch.Tensor, strength: float, prob: float,
     return mean + (x - mean) * contrast[:, None, None, None].to(x.dtype)
 
 
-def augment(x: torch.Tensor, params: AugmentParams, g: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, params: AugmentParams, g: torch.Generator,
+            fast: bool = False) -> torch.Tensor:
     """One random view of a float batch in [0, 1]: affine resampling, intensity jitter (when
-    asked for; without it no random number is drawn for it), blur, noise."""
+    asked for; without it no random number is drawn for it), blur (`fast`: as matrix
+    products, the same random draws), noise."""
     n, device = x.shape[0], x.device
     grid = F.affine_grid(affine_matrices(n, params, g, device), list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -113,14 +136,14 @@ def augment(x: torch.Tensor, params: AugmentParams, g: torch.Generator) -> torch
 
     sigma = _uniform(n, *params.blur_sigma, g, device)
     sigma = torch.where(_coin(n, params.prob, g, device), sigma, torch.zeros_like(sigma))
-    x = blur(x, sigma)
+    x = blur_by_matmul(x, sigma) if fast else blur(x, sigma)
 
     noisy = _coin(n, params.prob, g, device).to(x.dtype)[:, None, None, None]
     x = x + noisy * params.noise_std * torch.randn(x.shape, generator=g, device=device)
     return x.clamp(0.0, 1.0)
 
 
-def two_views(x: torch.Tensor, params: AugmentParams,
-              g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def two_views(x: torch.Tensor, params: AugmentParams, g: torch.Generator,
+              fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Two independent random views of the same batch (the positive pairs)."""
-    return augment(x, params, g), augment(x, params, g)
+    return augment(x, params, g, fast), augment(x, params, g, fast)

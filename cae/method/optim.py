@@ -20,10 +20,12 @@ def learning_rate(epoch: float, cfg: RunConfig) -> float:
     return cfg.lr_final + 0.5 * (cfg.lr_peak - cfg.lr_final) * (1 + math.cos(math.pi * progress))
 
 
-def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optimizer:
+def make_lars(modules: Iterable[nn.Module], cfg: RunConfig,
+              foreach: bool = False) -> torch.optim.Optimizer:
     """LARS over the modules' weights; biases and norm parameters get plain momentum SGD,
     unless `cfg.lars_adapt_all` (the authors' code), where every parameter is adapted and
-    decayed.
+    decayed. `foreach` (the `fast` kernels): timm's multi-tensor form of the same update,
+    one kernel per operation over all parameters instead of a loop over them.
 
     timm's Lars applies the trust ratio only with `always_adapt=True` when weight decay
     could be zero, so it is set explicitly for the weight group (as in SimCLR, 1-D
@@ -40,7 +42,14 @@ def make_lars(modules: Iterable[nn.Module], cfg: RunConfig) -> torch.optim.Optim
         groups.append(dict(params=[p for p in params if p.ndim <= 1], weight_decay=0.0,
                            always_adapt=False))
     return Lars(groups, lr=learning_rate(0, cfg), momentum=cfg.momentum,
-                trust_coeff=cfg.lars_trust_coefficient)
+                trust_coeff=cfg.lars_trust_coefficient, foreach=foreach)
+
+
+def use_foreach(optimizer: torch.optim.Optimizer, foreach: bool) -> None:
+    """Set the multi-tensor form on every group: a restored optimizer state brings back the
+    groups' options as they were saved, and a run may resume under other kernels."""
+    for group in optimizer.param_groups:
+        group["foreach"] = foreach
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

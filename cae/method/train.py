@@ -54,7 +54,7 @@ from cae.method.networks import (
     freeze,
     place,
 )
-from cae.method.optim import learning_rate, make_lars, set_learning_rate
+from cae.method.optim import learning_rate, make_lars, set_learning_rate, use_foreach
 
 NAN_CHECK_EVERY = 10  # steps between checks of the running loss (each check syncs the device)
 
@@ -99,12 +99,13 @@ def trainable(nets: Networks, phase2: bool) -> Networks:
 
 
 def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
-                 device: torch.device, precision: str) -> torch.Tensor:
+                 device: torch.device, precision: str, fast: bool = False) -> torch.Tensor:
     """One phase-1 step's gradients: two augmented views of the batch, one encoder pass
     over both, NT-Xent on their projections plus alpha * MSE of their reconstructions
     (variational: h drawn around the encoder's mean, plus kl_weight * KL; the total holds
-    it). Returns the detached (total, NT-Xent, MSE); the caller steps the optimizer."""
-    x1, x2 = two_views(x, augment_params(cfg), g)
+    it). `fast`: the augmentations' `fast` kernels. Returns the detached (total, NT-Xent,
+    MSE); the caller steps the optimizer."""
+    x1, x2 = two_views(x, augment_params(cfg), g, fast)
     n = len(x)
     with autocast(device, precision):
         if cfg.variational:
@@ -123,12 +124,13 @@ def phase1_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Genera
 
 
 def phase2_step(nets: Networks, x: torch.Tensor, cfg: RunConfig, g: torch.Generator,
-                 device: torch.device, precision: str) -> torch.Tensor:
+                 device: torch.device, precision: str, fast: bool = False) -> torch.Tensor:
     """One phase-2 step's gradients: the frozen encoder's latents of two views, their soft
     assignment s to the prototypes (from h or z, see `clustered`), and the MSE of the
     conditional decoder's reconstructions from (h, s); variational: h is a draw around the
-    encoder's mean. Returns the detached MSE as a 1-element tensor."""
-    x1, x2 = two_views(x, augment_params(cfg), g)
+    encoder's mean. `fast` as in `phase1_step`. Returns the detached MSE as a 1-element
+    tensor."""
+    x1, x2 = two_views(x, augment_params(cfg), g, fast)
     n = len(x)
     with autocast(device, precision):
         with torch.no_grad():
@@ -150,8 +152,8 @@ def _progress(total: int, desc: str, cfg: RunConfig) -> tqdm:
                 disable=not cfg.progress or not sys.stderr.isatty() or not is_main())
 
 
-def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: torch.device,
-               precision: str) -> torch.Tensor:
+def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig,
+               runtime: Runtime) -> torch.Tensor:
     """One pass over shuffled full batches; returns the mean of the step's loss terms.
 
     Under torchrun every process draws the same order and trains on its shard of each
@@ -159,6 +161,7 @@ def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: 
     processes."""
     phase2 = state.epoch >= cfg.warmup_epochs
     nets, g = trainable(state.nets, phase2), state.generator
+    device, precision = runtime.device, runtime.precision
     batch = min(cfg.batch_size, len(images) - len(images) % world_size())
     steps = len(images) // batch
     order = torch.randperm(len(images), generator=g, device=device)
@@ -172,7 +175,7 @@ def _run_epoch(state: TrainState, images: torch.Tensor, cfg: RunConfig, device: 
             set_learning_rate(state.optimizer, learning_rate(state.epoch + step / steps, cfg))
             x = to_float(images[shard(order[step * batch:(step + 1) * batch])], cfg.channels_last)
             state.optimizer.zero_grad(set_to_none=True)
-            sums += step_fn(nets, x, cfg, views, device, precision)
+            sums += step_fn(nets, x, cfg, views, device, precision, runtime.fast)
             state.optimizer.step()
             bar.update()
             if step % NAN_CHECK_EVERY == NAN_CHECK_EVERY - 1 or step == steps - 1:
@@ -193,10 +196,10 @@ def _record(state: TrainState, losses: torch.Tensor, cfg: RunConfig) -> None:
         state.history[name].append(value)
 
 
-def _make_optimizer(nets: Networks, cfg: RunConfig) -> torch.optim.Optimizer:
+def _make_optimizer(nets: Networks, cfg: RunConfig, fast: bool) -> torch.optim.Optimizer:
     if nets.cond_decoder is not None:
-        return make_lars([nets.cond_decoder], cfg)
-    return make_lars([nets.encoder, nets.projector, nets.decoder], cfg)
+        return make_lars([nets.cond_decoder], cfg, fast)
+    return make_lars([nets.encoder, nets.projector, nets.decoder], cfg, fast)
 
 
 def _resume_payload(run_dir: Path, cfg: RunConfig) -> CheckpointPayload | None:
@@ -205,7 +208,8 @@ def _resume_payload(run_dir: Path, cfg: RunConfig) -> CheckpointPayload | None:
 
 
 def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
-                 device: torch.device) -> TrainState:
+                 runtime: Runtime) -> TrainState:
+    device = runtime.device
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     payload = from_main(_resume_payload, run_dir, cfg) if resume else None
     if payload is not None:
@@ -216,8 +220,9 @@ def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
                            f"(torchrun --nproc_per_node x nodes, or no torchrun for 1), or "
                            f"train afresh in another --run-dir")
         nets = restore_networks(payload, cfg, data.n_channels, device)
-        optimizer = _make_optimizer(nets, cfg)
+        optimizer = _make_optimizer(nets, cfg, runtime.fast)
         optimizer.load_state_dict(payload["optimizer"])
+        use_foreach(optimizer, runtime.fast)
         generator.set_state(payload["generator"])
         elbow = None
         if payload["elbow"]:
@@ -227,7 +232,7 @@ def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
         return TrainState(nets, optimizer, generator, payload["epoch"], payload["history"],
                           elbow, payload["seconds"])
     nets = place(build_networks(cfg, data.n_channels), cfg, device)
-    return TrainState(nets, _make_optimizer(nets, cfg), generator)
+    return TrainState(nets, _make_optimizer(nets, cfg, runtime.fast), generator)
 
 
 def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
@@ -235,12 +240,12 @@ def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
     """Train both phases, checkpointing each epoch into run_dir; `resume` continues the last one.
     `runtime` is the run's device and precision (resolved from cfg when not given); each
     checkpoint records it."""
-    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision)
+    runtime = runtime or Runtime.resolve(cfg.device, cfg.precision, cfg.kernels)
     device, precision = runtime.device, runtime.precision
     check_global_batch(cfg.batch_size)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = _start_state(cfg, data, run_dir, resume, device)
+    state = _start_state(cfg, data, run_dir, resume, runtime)
     state.runtime = runtime.describe()
     images = data.splits["train"].images.to(device)
     outer = tqdm(total=cfg.epochs, initial=state.epoch, desc="epochs", dynamic_ncols=True,
@@ -250,10 +255,10 @@ def train(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool = False,
             started = time.perf_counter()
             if state.epoch == cfg.warmup_epochs and state.elbow is None:
                 state.elbow = fit_prototypes(state.nets, images, cfg, device, precision)
-                state.optimizer = _make_optimizer(state.nets, cfg)
+                state.optimizer = _make_optimizer(state.nets, cfg, runtime.fast)
             if state.epoch < cfg.epochs:
                 try:
-                    losses = _run_epoch(state, images, cfg, device, precision)
+                    losses = _run_epoch(state, images, cfg, runtime)
                 except NonFiniteLoss as exc:
                     kept = (f"the checkpoint of epoch {state.epoch}, {run_dir / CHECKPOINT}, is "
                             f"kept" if (run_dir / CHECKPOINT).is_file() else "no checkpoint written")

@@ -61,8 +61,10 @@ FRAGMENTS: dict[str, Callable[[Path, Path], str]] = {
     "open_choices.md": lambda _runs_root, _benchmarks: open_choices_table(),
     "wall_times.md": timings.wall_times_table,
     "throughput.md": lambda _runs_root, benchmarks: timings.throughput_table(benchmarks),
-    "bf16_quality.md": lambda _runs_root, benchmarks: timings.bf16_quality(benchmarks),
+    "bf16_quality.md": lambda _runs_root, benchmarks: timings.quality_parity(benchmarks, "precision"),
+    "kernels_quality.md": lambda _runs_root, benchmarks: timings.quality_parity(benchmarks, "kernels"),
     "binder.md": lambda _runs_root, benchmarks: timings.binder_note(benchmarks),
+    "training_speed.md": lambda _runs_root, benchmarks: timings.training_speed(benchmarks),
 }
 
 
