@@ -9,7 +9,7 @@ it (precision, allocator) in a child process with ONEDNN_VERBOSE=1, and reports
 milliseconds per step for each primitive and operator beside the step's wall time.
 
 Usage: python benchmarks/step_kernels.py --data-dir DIR [--dataset pneumoniamnist]
-       [--precision auto] [--steps 5] [--json out.json]
+       [--precision auto] [--kernels exact|fast] [--steps 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -38,18 +38,18 @@ def run_steps(args: argparse.Namespace) -> None:
     from cae.method.train import build_networks, phase1_step, place
 
     cfg = make_config("paper", dataset=args.dataset, data_dir=args.data_dir,
-                      precision=args.precision, device="cpu")
-    runtime = Runtime.resolve("cpu", cfg.precision)
+                      precision=args.precision, device="cpu", kernels=args.kernels)
+    runtime = Runtime.resolve("cpu", cfg.precision, cfg.kernels)
     images = load_dataset(cfg.dataset, cfg.data_dir).splits["train"].images
     nets = place(build_networks(cfg, images.shape[1]), cfg, runtime.device)
-    optimizer = make_lars([nets.encoder, nets.projector, nets.decoder], cfg)
+    optimizer = make_lars([nets.encoder, nets.projector, nets.decoder], cfg, runtime.fast)
     g = torch.Generator().manual_seed(0)
 
     def step() -> None:
         idx = torch.randint(len(images), (cfg.batch_size,), generator=g)
         optimizer.zero_grad(set_to_none=True)
         phase1_step(nets, to_float(images[idx], cfg.channels_last), cfg, g, runtime.device,
-                    runtime.precision)
+                    runtime.precision, runtime.fast)
         optimizer.step()
 
     for _ in range(3):
@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--dataset", default="pneumoniamnist")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--kernels", choices=["exact", "fast"], default="exact")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -107,7 +108,7 @@ def main() -> None:
         run_steps(args)
         return
     cmd = [sys.executable, __file__, "--child", "--dataset", args.dataset, "--precision",
-           args.precision, "--steps", str(args.steps)]
+           args.precision, "--kernels", args.kernels, "--steps", str(args.steps)]
     cmd += ["--data-dir", args.data_dir] if args.data_dir else []
     done = subprocess.run(cmd, check=True, capture_output=True, text=True,
                           env={**os.environ, "ONEDNN_VERBOSE": "1"})
@@ -130,7 +131,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "cpu": cpu_name(), "cpu_flags": cpu_flags(), "dataset": args.dataset,
-            "precision": precision, "steps": args.steps, "step_ms": step_ms,
+            "precision": precision, "kernels": args.kernels, "steps": args.steps, "step_ms": step_ms,
             "onednn_ms": onednn_ms, "primitives_ms_per_step": dict(ranked),
             "operators_self_ms_per_step": dict(ops)}, indent=2) + "\n")
 

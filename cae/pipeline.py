@@ -163,6 +163,11 @@ def evaluate(run_dir: Path, floors: bool = True, overwrite: bool = False,
         if (run_dir / "metrics.json").is_file():  # the rows kept beside the new ones: checked first
             read_run_json(run_dir / "metrics.json")
     trained = read_checkpoint(run_dir, cfg)
+    for name in TRAINING_FILES:
+        if not (run_dir / name).is_file():
+            raise CaeError(f"{run_dir / name} is missing: training writes it beside the "
+                           f"checkpoint; train the run again (`cae train --run-dir {run_dir} "
+                           f"--overwrite`)")
     data = load(cfg)
     announce_clamps(cfg, data)
     if overwrite:
@@ -227,6 +232,8 @@ def reproduce(cfg: RunConfig, run_dir: Path, retrain: bool = False, baselines: b
         write_json(run_dir / "provenance.json", provenance(cfg, data, seconds, runtime, peaks))
         return RunArtifacts.read(run_dir)
 
+
+TRAINING_FILES = ("history.json", "elbow.json")  # written by training; read by the figures
 
 _ANOTHER_RUN = "pass a new --run-dir, or --overwrite (overwrite=True) to delete them first"
 

@@ -96,6 +96,14 @@ def test_reproduce_smoke_writes_every_artifact(tmp_path, dataset_args, capsys):
     assert main(["evaluate", "--run-dir", str(run_dir)]) == 0
     assert json.loads((run_dir / "metrics.json").read_text()) == rows
 
+    # a run folder that lost a training file is refused with one line, before any work
+    history = (run_dir / "history.json").read_bytes()
+    (run_dir / "history.json").unlink()
+    capsys.readouterr()
+    assert main(["evaluate", "--run-dir", str(run_dir)]) == 2
+    assert "history.json is missing" in capsys.readouterr().err
+    (run_dir / "history.json").write_bytes(history)
+
 
 def test_baselines_command_refuses_without_weights_then_labels_untrained(tmp_path, fake_mnist_dir,
                                                                          offline_hub, capsys):

@@ -65,6 +65,7 @@ FRAGMENTS: dict[str, Callable[[Path, Path], str]] = {
     "kernels_quality.md": lambda _runs_root, benchmarks: timings.quality_parity(benchmarks, "kernels"),
     "binder.md": lambda _runs_root, benchmarks: timings.binder_note(benchmarks),
     "training_speed.md": lambda _runs_root, benchmarks: timings.training_speed(benchmarks),
+    "evaluation_profile.md": lambda _runs_root, benchmarks: timings.evaluation_profile(benchmarks),
 }
 
 

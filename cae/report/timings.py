@@ -44,13 +44,14 @@ class TimedRun:
 
 FIRST = "first (AVX2)"
 SECOND = "second (AVX-512 BF16)"
+THIRD = "third (AVX-512 BF16 and AMX)"
 ABLATION = tuple(f"ablation/pneumoniamnist-paper-{variant}-seed{seed}"
                  for variant in ("autoencoder", "contrastive") for seed in range(3))
 TIMED_RUNS: tuple[TimedRun, ...] = (
-    TimedRun("PneumoniaMNIST seed 0, `cae reproduce`", "paper", FIRST,
+    TimedRun("PneumoniaMNIST seed 0, `cae reproduce`, computing the floors", "paper", THIRD,
              ("pneumoniamnist-paper-seed0",)),
-    TimedRun("MNIST seed 0, `cae reproduce` (about 10 min of training shared the cores with "
-             "another job)", "paper", FIRST, ("mnist-paper-seed0",)),
+    TimedRun("MNIST seed 0, `cae reproduce`, computing the floors", "paper", THIRD,
+             ("mnist-paper-seed0",)),
     TimedRun("MNIST seed 1, `cae reproduce` (the first 25 min of training shared the cores "
              "with other jobs)", "paper", FIRST, ("mnist-paper-seed1",)),
     TimedRun("PneumoniaMNIST loss ablation, the autoencoder and contrastive variants, one run "
@@ -62,9 +63,9 @@ TIMED_RUNS: tuple[TimedRun, ...] = (
              "the cores at times)", "validated", SECOND, ("mnist-validated-seed1",)),
     TimedRun("PneumoniaMNIST seed 1, `cae reproduce`, with the cached pixel floors", "validated",
              SECOND, ("pneumoniamnist-validated-seed1",)),
-    TimedRun("PneumoniaMNIST, `cae reproduce` in this release, computing the floors", "paper",
+    TimedRun("PneumoniaMNIST, `cae reproduce` with fp32 `auto`, computing the floors", "paper",
              SECOND, benchmark=("cpu-2core-epyc-avx512bf16.json", "pneumoniamnist")),
-    TimedRun("MNIST, `cae reproduce` in this release, computing the floors (their KMeans "
+    TimedRun("MNIST, `cae reproduce` with fp32 `auto`, computing the floors (their KMeans "
              "searches are the peak)", "paper", SECOND, ("benchmark/mnist-paper-seed0",)),
 )
 
@@ -113,6 +114,12 @@ def _records(row: TimedRun, runs_root: Path, benchmarks: Path) -> list[dict]:
     return records
 
 
+def _how(provenance: dict) -> str:
+    """Precision, and the kernels where the run recorded them (runs before the setting: exact)."""
+    kernels = provenance.get("kernels")
+    return provenance["precision"] + (f", {kernels} kernels" if kernels else "")
+
+
 def _phases(record: dict) -> str:
     return ", ".join(f"{phase} {format_seconds(record[phase])}" for phase in PHASES if phase in record)
 
@@ -124,7 +131,7 @@ def wall_times_table(runs_root: str | Path, benchmarks: str | Path) -> str:
     for row in TIMED_RUNS:
         records = _records(row, Path(runs_root), Path(benchmarks))
         precision = "fp32" if row.benchmark else ", ".join(sorted(
-            {_read(Path(runs_root) / run / "provenance.json")["precision"] for run in row.runs}))
+            {_how(_read(Path(runs_root) / run / "provenance.json")) for run in row.runs}))
         if len(records) == 1:
             record = records[0]
             total = clock(record["total"])
@@ -210,16 +217,54 @@ def training_speed(benchmarks: str | Path) -> str:
     fast = data["speedup_fast"]
     peak = data["matmul_peak_gflop_per_s"][data["precision"]]
     gain = data["ours_fast_pairs_per_s"] / data["ours_exact_pairs_per_s"]
+    spread = max((max(samples[k]) - min(samples[k])) / data[k + "_pairs_per_s"]
+                 for k in ("ours_exact", "ours_fast"))
     lines += ["", f"The fast kernels ran {gain:.2f} "
-                  f"times the exact ones, {fast:.2f} times the usual pipeline: "
+                  f"times the exact ones (the repeats of each spread over up to {spread:.0%} of "
+                  f"its median, so the difference is "
+                  f"{'within' if abs(gain - 1) <= spread else 'beyond'} the noise), {fast:.2f} times the "
+                  "usual pipeline: "
                   f"{'at or above' if fast >= SPEED_TARGET else 'short of'} the target of "
                   f"{SPEED_TARGET:g} times. The step as a run resolves it (kernels "
                   f"`{data['kernels']}`) reached {data['ours_gflop_per_s']:.0f} GFLOP/s, "
                   f"{data['ours_fraction_of_matmul_peak']:.0%} of the {peak:,.0f} GFLOP/s "
                   f"{data['precision']} matmul peak measured in the same run: most of a "
                   "step's time goes to small convolutions, element-wise GELU and the "
-                  "augmentations, which run far below the matmul peak."]
+                  "augmentations, which run far below the matmul peak "
+                  "(`benchmarks/step_kernels.py`)."]
     return "\n".join(lines)
+
+
+EVALUATION_GLOB = "evaluation-fresh-*.json"  # benchmarks/evaluation.py's results
+EVALUATION_TARGETS = {"wall_s": 60, "peak_rss_mb": 1500}  # issue 24: a fresh PneumoniaMNIST evaluation
+
+
+def evaluation_profile(benchmarks: str | Path) -> str:
+    """`benchmarks/evaluation.py`'s measurements in Markdown: per profile, a fresh
+    evaluation's wall time and peak memory against the targets, and its three largest parts
+    (from the profiled repeat)."""
+    lines = []
+    for path in sorted(Path(benchmarks).glob(EVALUATION_GLOB)):
+        r = _read(path)
+        verdict = ", ".join(
+            f"{'under' if r[name] < limit else 'over'} the {limit:,} "
+            f"{'MB' if name == 'peak_rss_mb' else 's'} target"
+            for name, limit in EVALUATION_TARGETS.items())
+        groups: dict[str, list[str]] = {}  # each part, with its indented sub-parts after it
+        for name, seconds in r["parts_s"].items():
+            if not name.startswith(" "):
+                groups[name] = [f"{seconds:.0f} s"]
+            elif seconds:
+                groups[list(groups)[-1]].append(f"{name.strip()} {seconds:.0f} s")
+        groups.pop("evaluation in all", None)
+        largest = sorted(groups, key=lambda name: -r["parts_s"][name])[:3]
+        listed = "; ".join(f"{name} {said[0]}" + (f" ({', '.join(said[1:])})" if said[1:] else "")
+                           for name in largest for said in [groups[name]])
+        lines.append(f"- `{r['profile']}` profile ({dataset_name(r['dataset'])}, clustering head "
+                     f"{r['head_method'].upper()}), {r['cpu']}: {r['wall_s']:.0f} s and a peak of "
+                     f"{r['peak_rss_mb']:,} MB ({verdict}). Its largest parts, timed in a "
+                     f"repeat under cProfile: {listed}.")
+    return "\n".join(lines) or "Not yet measured: run `benchmarks/evaluation.py`."
 
 
 def time_and_peak(runs_root: str | Path, run: str) -> tuple[str, str]:

@@ -29,7 +29,8 @@ DATASET_NAMES = {"mnist": "MNIST", "pneumoniamnist": "PneumoniaMNIST"}
 SPLIT_ORDER = ("test", "val")
 FLOOR_ORDER = (names.RAW_PIXELS, names.UNTRAINED, names.MAJORITY)
 PROTOCOL_ORDER = (names.STAT, names.KNN, names.LIN, names.HUNGARIAN)
-VERDICT_WORDS = {"beats": "beats", "ties": "ties", "loses": "loses to", "one seed": "one seed against"}
+VERDICT_WORDS = {"beats": "beats", "ties": "ties", "loses": "loses to",
+                 "one seed": "has a single seed, too few for a verdict, against"}
 REWEIGHTS_HINT = ("`cae baselines --dataset DATASET --weights-path resnet18-f37072fd.pth` "
                   "(or online, without `--allow-untrained-weights`)")
 
