@@ -12,6 +12,7 @@ import cae.method.train
 from cae.config import make_config
 from cae.data.datasets import load_dataset
 from cae.errors import CaeError
+from cae.infra.runtime import Runtime
 from cae.method.train import CHECKPOINT, read_checkpoint, train
 
 
@@ -118,3 +119,24 @@ def test_kernels_are_recorded_and_a_run_resumes_under_the_other_kernels(tmp_path
     assert state.epoch == cfg.epochs and state.runtime["kernels"] == "fast"
     assert {g["foreach"] for g in state.optimizer.param_groups} == {True}
     assert all(map(math.isfinite, state.history["total"] + state.history["phase2_mse"]))
+
+
+def test_a_run_is_not_resumed_in_another_precision(tmp_path, fake_mnist_dir, monkeypatch):
+    """`precision=auto` resolves per machine: a checkpoint trained in one precision is not
+    continued in another (half a run in bf16 and half in fp32 would be recorded as one)."""
+    cfg, data = _smoke(fake_mnist_dir, precision="auto")
+    real_epoch = cae.method.train._run_epoch
+
+    def stop_after_the_first(state, *args):
+        if state.epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(state, *args)
+
+    monkeypatch.setattr(cae.method.train, "_run_epoch", stop_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data, tmp_path, runtime=Runtime.resolve("cpu", "fp32"))
+    monkeypatch.setattr(cae.method.train, "_run_epoch", real_epoch)
+    with pytest.raises(CaeError, match="trained in fp32 and this run would continue in bf16"):
+        train(cfg, data, tmp_path, resume=True, runtime=Runtime.resolve("cpu", "bf16"))
+    state = train(cfg, data, tmp_path, resume=True, runtime=Runtime.resolve("cpu", "fp32"))
+    assert state.epoch == cfg.epochs

@@ -219,6 +219,12 @@ def _start_state(cfg: RunConfig, data: Dataset, run_dir: Path, resume: bool,
                            f"and this run has {world_size()}; resume it with the same number "
                            f"(torchrun --nproc_per_node x nodes, or no torchrun for 1), or "
                            f"train afresh in another --run-dir")
+        trained_in = payload.get("runtime", {}).get("precision")
+        if trained_in and trained_in != runtime.precision:
+            raise CaeError(f"the checkpoint in {run_dir} trained in {trained_in} and this run "
+                           f"would continue in {runtime.precision} (precision={cfg.precision} on "
+                           f"this {device.type}); resume it where precision resolves to "
+                           f"{trained_in}, or train afresh in another --run-dir")
         nets = restore_networks(payload, cfg, data.n_channels, device)
         optimizer = _make_optimizer(nets, cfg, runtime.fast)
         optimizer.load_state_dict(payload["optimizer"])
