@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from cae.infra.files import report_json
     from cae.infra.runtime import cpu_flags, cpu_name
 
     imports = {module: import_cost(module) for module in ("torch", "cae.pipeline")}
@@ -80,10 +81,7 @@ def main() -> None:
               "cpu": cpu_name(), "cpu_flags": cpu_flags(), **chapter, "imports": imports,
               "targets": TARGETS,
               "met": {name: chapter[name] < limit for name, limit in TARGETS.items()}}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

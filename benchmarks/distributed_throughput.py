@@ -31,6 +31,7 @@ import torch.multiprocessing as mp
 from cae.config import make_config
 from cae.data.datasets import load_dataset
 from cae.infra.distributed import augmentation_generator, backend, process_group, shard
+from cae.infra.files import report_json
 from cae.infra.runtime import cpu_flags, cpu_name, resolve_precision, to_float
 from cae.method.optim import make_lars
 from cae.method.train import build_networks, phase1_step, place, trainable
@@ -124,10 +125,7 @@ def main() -> None:
         "repeats": args.repeats, "load_average_before": load_before,
         "load_average_after": os.getloadavg(), "configurations": rows,
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ def main() -> None:
         parts = cumulative_seconds(profile)
         config = json.loads((run / "config.json").read_text())
 
+    from cae.infra.files import report_json
     from cae.infra.runtime import cpu_flags, cpu_name
 
     result = {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "run": str(args.run_dir),
@@ -122,10 +123,7 @@ def main() -> None:
               "profiled_wall_s": round(profiled_wall, 1),
               "parts_s": {k: round(v, 1) for k, v in parts.items()},
               "metrics_rows_equal": equal}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

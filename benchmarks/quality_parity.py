@@ -15,13 +15,13 @@ Usage: python benchmarks/quality_parity.py --data-dir DIR [--setting precision|k
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from cae.infra.files import report_json
 from cae.infra.runs import finished_under
 from cae.infra.runtime import cpu_flags, cpu_name, cpu_supports_bf16
 from cae.report.stats import t_interval
@@ -88,9 +88,7 @@ def main() -> None:
     result = {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "profile": "quick",
               "dataset": "pneumoniamnist", "setting": args.setting,
               "cells": compare(runs, args.setting)}
-    print(json.dumps(result, indent=2))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    report_json(result, out)
 
 
 if __name__ == "__main__":

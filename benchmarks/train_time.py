@@ -16,6 +16,7 @@ import torch
 from cae import pipeline
 from cae.config import make_config
 from cae.data.datasets import load
+from cae.infra.files import report_json
 from cae.infra.runtime import cpu_name, peak_rss_mb, resolve_device, resolve_precision
 
 
@@ -47,9 +48,7 @@ def main() -> None:
         "elbow_k": json.loads((args.run_dir / "elbow.json").read_text())["k"],
         "peak_rss_mb": peak_rss_mb(),
     }
-    print(json.dumps(result, indent=2))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

@@ -95,12 +95,10 @@ def test_a_failing_rename_keeps_the_previous_checkpoint_and_no_temp_file(tmp_pat
     assert not (tmp_path / (CHECKPOINT + ".tmp")).exists()
 
 
-def test_kernels_are_recorded_and_a_run_resumes_under_the_other_kernels(tmp_path, fake_mnist_dir,
-                                                                        monkeypatch):
-    """A checkpoint says which kernels trained it; an `exact` run stopped after its first
-    epoch and resumed with `fast` (the same maths, other rounding) continues, its optimizer
-    switched to the multi-tensor LARS, and finishes every epoch with finite losses."""
-    cfg, data = _smoke(fake_mnist_dir, kernels="exact")
+def _train_one_epoch_then_stop(monkeypatch, cfg, data, run_dir: Path,
+                               runtime: Runtime | None = None) -> None:
+    """Train cfg until its first epoch's checkpoint is written, then stop as a killed run
+    would (the next epoch raises); training is whole again afterwards."""
     real_epoch = cae.method.train._run_epoch
 
     def stop_after_the_first(state, *args):
@@ -108,12 +106,21 @@ def test_kernels_are_recorded_and_a_run_resumes_under_the_other_kernels(tmp_path
             raise KeyboardInterrupt
         return real_epoch(state, *args)
 
-    monkeypatch.setattr(cae.method.train, "_run_epoch", stop_after_the_first)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, data, tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setattr(cae.method.train, "_run_epoch", stop_after_the_first)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, data, run_dir, runtime=runtime)
+
+
+def test_kernels_are_recorded_and_a_run_resumes_under_the_other_kernels(tmp_path, fake_mnist_dir,
+                                                                        monkeypatch):
+    """A checkpoint says which kernels trained it; an `exact` run stopped after its first
+    epoch and resumed with `fast` (the same maths, other rounding) continues, its optimizer
+    switched to the multi-tensor LARS, and finishes every epoch with finite losses."""
+    cfg, data = _smoke(fake_mnist_dir, kernels="exact")
+    _train_one_epoch_then_stop(monkeypatch, cfg, data, tmp_path)
     payload = read_checkpoint(tmp_path, cfg)
     assert payload["epoch"] == 1 and payload["runtime"]["kernels"] == "exact"
-    monkeypatch.setattr(cae.method.train, "_run_epoch", real_epoch)
     fast, _ = _smoke(fake_mnist_dir, kernels="fast")
     state = train(fast, data, tmp_path, resume=True)
     assert state.epoch == cfg.epochs and state.runtime["kernels"] == "fast"
@@ -125,17 +132,7 @@ def test_a_run_is_not_resumed_in_another_precision(tmp_path, fake_mnist_dir, mon
     """`precision=auto` resolves per machine: a checkpoint trained in one precision is not
     continued in another (half a run in bf16 and half in fp32 would be recorded as one)."""
     cfg, data = _smoke(fake_mnist_dir, precision="auto")
-    real_epoch = cae.method.train._run_epoch
-
-    def stop_after_the_first(state, *args):
-        if state.epoch == 1:
-            raise KeyboardInterrupt
-        return real_epoch(state, *args)
-
-    monkeypatch.setattr(cae.method.train, "_run_epoch", stop_after_the_first)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, data, tmp_path, runtime=Runtime.resolve("cpu", "fp32"))
-    monkeypatch.setattr(cae.method.train, "_run_epoch", real_epoch)
+    _train_one_epoch_then_stop(monkeypatch, cfg, data, tmp_path, Runtime.resolve("cpu", "fp32"))
     with pytest.raises(CaeError, match="trained in fp32 and this run would continue in bf16"):
         train(cfg, data, tmp_path, resume=True, runtime=Runtime.resolve("cpu", "bf16"))
     state = train(cfg, data, tmp_path, resume=True, runtime=Runtime.resolve("cpu", "fp32"))

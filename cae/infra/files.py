@@ -53,6 +53,15 @@ def write_json(path: str | Path, value) -> None:
     atomic_write_text(path, json.dumps(value, indent=2, default=_json_default) + "\n")
 
 
+def report_json(value, path: str | Path | None) -> None:
+    """A benchmark's result: printed as pretty JSON and, given a path, written there
+    (`write_json`; its folder made if missing)."""
+    print(json.dumps(value, indent=2, default=_json_default))
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, value)
+
+
 def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
