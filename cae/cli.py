@@ -47,7 +47,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernels", choices=["auto", "exact", "fast"],
                         help="auto (default): fast on the CPU, exact on CUDA; exact: the kernels "
                              "of every committed run (bit-for-bit reruns); fast: the same maths, "
-                             "faster kernels that round differently")
+                             "the blur as matrix products and LARS multi-tensor, other rounding")
     parser.add_argument("--epochs", type=int,
                         help=f"total epochs (phase 1 + phase 2, at most {MAX_EPOCHS:,}); the "
                              "profile's phase-1 and "

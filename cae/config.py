@@ -75,9 +75,9 @@ class RunConfig:
     channels_last: bool = True
     compile: bool = _field(False, VOLATILE)
     # `exact`: the kernels every run before this field trained with (configs written before it
-    # read as exact, so they rerun bit for bit); `fast`: the same maths with faster kernels
+    # read as exact, so they rerun bit for bit); `fast`: the same maths with other kernels
     # that round differently (the blur as matrix products, LARS as multi-tensor operations);
-    # `auto` (new configs): fast where measured faster (`cae.infra.runtime.resolve_kernels`)
+    # `auto` (new configs): fast on the CPU, exact on CUDA (`cae.infra.runtime.resolve_kernels`)
     kernels: str = _field("exact", VOLATILE, ADDED_LATER)
     train_subset: int | None = None
     # > 0: a fixed val split of this size cut from train (datasets without one)

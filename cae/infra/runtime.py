@@ -87,9 +87,9 @@ def resolve_precision(precision: str, device: torch.device,
 
 def resolve_kernels(kernels: str, device: torch.device) -> str:
     """'auto' gives `fast` on the CPU and `exact` on CUDA, where `fast` has not been measured.
-    On a 2-core Xeon with AMX each fast kernel ran faster alone (the blur 2.3 times, LARS 1.1
-    times) and a whole phase-1 step no slower (benchmarks/results/cpu-2core-xeon-amx.json),
-    with the same quality (kernels-quality-xeon-amx.json)."""
+    On a 2-core Xeon with AMX a whole phase-1 step ran no slower with `fast`, the difference
+    within the noise (benchmarks/results/cpu-2core-xeon-amx.json), with the same quality
+    (kernels-quality-xeon-amx.json)."""
     if kernels != "auto":
         return kernels
     return "fast" if device.type == "cpu" else "exact"
