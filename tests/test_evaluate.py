@@ -17,6 +17,7 @@ from cae.evaluation.protocols import (
     knn_protocol,
     linear_probe,
     majority_mapping,
+    mapping_ceiling,
     mapping_protocol,
     metrics_table,
     train_linear_head,
@@ -33,6 +34,25 @@ def test_mapping_majority_label_empty_cluster_and_cosine():
     np.testing.assert_array_equal(pred.clusters, [0, 1, 2])
     np.testing.assert_array_equal(pred.y_pred, [0, 1, 0])  # the empty cluster takes the overall majority
     np.testing.assert_allclose(pred.scores, [[0.8, 0.2], [0.0, 1.0], [4 / 7, 3 / 7]])
+
+
+def test_mapping_ceiling_is_the_share_of_the_k_most_frequent_classes():
+    assert mapping_ceiling([2, 5, 3], 1) == 0.5
+    assert mapping_ceiling([2, 5, 3], 2) == 0.8
+    assert mapping_ceiling(np.array([2, 5, 3]), 7) == 1.0
+    with pytest.raises(ValueError):
+        mapping_ceiling([0, 0], 2)
+
+
+def test_majority_mapping_never_beats_the_ceiling_of_its_cluster_count():
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 3, 6):
+        train_y, eval_y = rng.integers(0, 6, 400), rng.integers(0, 6, 300)
+        # clusters as pure as k allows (classes k-1.. share the last), so (a) comes near its cap
+        train_clusters, eval_clusters = np.minimum(train_y, k - 1), np.minimum(eval_y, k - 1)
+        pred = majority_mapping(train_clusters, train_y, eval_clusters, k, 6)
+        accuracy = float((pred.y_pred == eval_y).mean())
+        assert accuracy <= mapping_ceiling(np.bincount(eval_y, minlength=6), k) + 1e-12
 
 
 def test_hungarian_is_one_to_one_where_majority_mapping_is_not():

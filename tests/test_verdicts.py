@@ -10,6 +10,7 @@ import pytest
 
 from cae import names
 from cae.errors import CaeError
+from cae.infra.runs import RunArtifacts
 from cae.report import fragments, verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,3 +97,31 @@ def test_profiles_asked_for_without_runs_are_left_out(tmp_path):
     assert verdicts.averaging_findings(ROOT / "artifacts", ["no-such-profile"]).startswith("No finished run")
     with pytest.raises(CaeError, match="no finished run"):
         verdicts.met_by_profile(tmp_path, ["paper"])
+
+
+def _ceiling(seed: int, split: str, k: int, ceiling: float, accuracy: float, classes: int = 10) -> dict:
+    return dict(seed=seed, split=split, k=k, classes=classes, ceiling=ceiling, accuracy=accuracy)
+
+
+def test_ceiling_sentence_says_what_too_few_clusters_cap_protocol_a_at():
+    ceilings = pd.DataFrame([_ceiling(1, "test", 4, 0.42, 0.33), _ceiling(0, "test", 4, 0.42, 0.31),
+                             _ceiling(2, "test", 7, 0.718, 0.5), _ceiling(0, "val", 4, 0.43, 0.3),
+                             _ceiling(3, "test", 12, 1.0, 0.9)])
+    assert verdicts.ceiling_sentence(ceilings) == (
+        "(a) mapping: the elbow chose k = 4 (seeds 0, 1) and 7 (seed 2), fewer clusters than the "
+        "10 classes; k clusters can name at most k classes, so whatever the latent, (a) could "
+        "reach at most 0.420 and 0.718 on test (it scored 0.310, 0.330 and 0.500); at most "
+        "0.430 on val (it scored 0.300)")
+    assert verdicts.ceiling_sentence(ceilings[ceilings["k"] >= 10]) == ""
+
+
+def test_mapping_ceilings_read_the_class_counts_of_a_committed_run():
+    """MNIST's test split, by class 0-9 (its published counts): k clusters can be right on
+    at most the share of its k largest classes (four: 1,135 + 1,032 + 1,028 + 1,010)."""
+    mnist_test = sorted([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], reverse=True)
+    run = RunArtifacts.read(ROOT / "artifacts" / "mnist-paper-seed0")
+    ceilings = verdicts.mapping_ceilings([run])
+    test = ceilings[ceilings["split"] == "test"].iloc[0]
+    assert (test["k"], test["classes"]) == (run.elbow["k"], 10)
+    assert test["ceiling"] == pytest.approx(sum(mnist_test[:test["k"]]) / 10_000)
+    assert test["accuracy"] <= test["ceiling"]

@@ -53,6 +53,15 @@ def cluster_composition(clusters: np.ndarray, y_true: torch.Tensor | np.ndarray,
     return counts
 
 
+def mapping_ceiling(class_counts: np.ndarray | list[int], n_clusters: int) -> float:
+    """The highest accuracy any labelling of `n_clusters` clusters can reach: each cluster
+    names one class, so at best the `n_clusters` most frequent classes are right."""
+    counts = np.sort(np.asarray(class_counts, dtype=np.int64))[::-1]
+    if counts.sum() <= 0 or n_clusters < 1:
+        raise ValueError("mapping_ceiling needs at least one image and one cluster")
+    return float(counts[:n_clusters].sum() / counts.sum())
+
+
 def majority_mapping(train_clusters: np.ndarray, train_y: torch.Tensor | np.ndarray,
                      eval_clusters: np.ndarray, n_clusters: int, n_classes: int) -> Prediction:
     """Label each cluster by its train members' majority and predict eval samples through their cluster.

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cae import names
 from cae.errors import CaeError
-from cae.infra.runs import RunArtifacts, finished_under
+from cae.evaluation.protocols import mapping_ceiling
+from cae.infra.runs import RunArtifacts, finished_under, read_against_k
 from cae.report import paired, stats, table1
 from cae.report.paper import PAPER_DATASETS, PAPER_MODELS, PAPER_TABLE1
 from cae.report.selection_screen import FLOOR_WORDS
@@ -169,6 +171,55 @@ def profile_frames(runs_root: str | Path, profile: str) -> tuple[pd.DataFrame, p
     return table1.compare_with_paper(stats.summarise(rows)), paired.paired_differences(rows)
 
 
+def mapping_ceilings(runs: list[RunArtifacts]) -> pd.DataFrame:
+    """Per run and eval split: the k protocol (a) mapped from, the classes, the accuracy any
+    labelling of k clusters could reach at best (`mapping_ceiling`, from the split's class
+    counts in mapping_vs_k.json) and what (a) scored. Runs without that file are left out."""
+    rows = []
+    for run in runs:
+        try:
+            against_k = read_against_k(run.run_dir)
+        except CaeError:
+            continue
+        for split in [s for s in SPLIT_ORDER if s in against_k]:
+            class_counts = np.asarray(against_k[split]["composition"][0]).sum(axis=0)
+            m = run.metrics
+            hit = m[(m["model"] == names.OURS) & (m["split"] == split)
+                    & (m["protocol"] == names.STAT)]
+            k = int(hit["k"].iloc[0]) if len(hit) and "k" in m and pd.notna(hit["k"].iloc[0]) \
+                else int(run.elbow["k"])
+            rows.append(dict(seed=run.config.seed, split=split, k=k, classes=len(class_counts),
+                             ceiling=mapping_ceiling(class_counts, k),
+                             accuracy=float(hit["accuracy"].iloc[0]) if len(hit) else np.nan))
+    return pd.DataFrame(rows, columns=["seed", "split", "k", "classes", "ceiling", "accuracy"])
+
+
+def _listed(values: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
+
+
+def ceiling_sentence(ceilings: pd.DataFrame) -> str:
+    """Markdown: where the elbow gave fewer clusters than classes, the cap that puts on
+    protocol (a) whatever the latent ('' where it gave at least as many everywhere)."""
+    short = ceilings[ceilings["k"] < ceilings["classes"]].sort_values(["split", "seed"])
+    if short.empty:
+        return ""
+    by_k = short.drop_duplicates("seed").groupby("k")["seed"].apply(list)
+    chosen = _listed([f"{k} (seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))})"
+                      for k, seeds in by_k.items()])
+    caps = []
+    for split in [s for s in SPLIT_ORDER if s in set(short["split"])]:
+        group = short[short["split"] == split]
+        ceiling = _listed([f"{c:.3f}" for c in dict.fromkeys(group["ceiling"])])
+        scored = _listed(["not scored" if pd.isna(a) else f"{a:.3f}" for a in group["accuracy"]])
+        caps.append(f"at most {ceiling} on {split} (it scored {scored})")
+    classes = int(short["classes"].max())
+    return (f"(a) mapping: the elbow chose k = {chosen}, fewer clusters than the {classes} "
+            f"classes; k clusters can name at most k classes, so whatever the latent, (a) "
+            f"could reach {'; '.join(caps)}")
+
+
 def dataset_findings(runs_root: str | Path, dataset: str, profiles: list[str] | None = None,
                      intervals: bool = True) -> str:
     """Markdown bullets: per profile with runs of `dataset`, the paper cells it meets and,
@@ -189,6 +240,9 @@ def dataset_findings(runs_root: str | Path, dataset: str, profiles: list[str] | 
         for split in [s for s in SPLIT_ORDER if len(mine) and s in set(mine["split"])]:
             sentence = floors_sentence(mine[mine["split"] == split], intervals)
             lines.append(f"  - {split}: our latent {sentence}.")
+        runs = [r for r in table1.finished_runs(runs_root, profile) if r.config.dataset == dataset]
+        if ceiling := ceiling_sentence(mapping_ceilings(runs)):
+            lines.append(f"  - {ceiling}.")
     if not lines:
         return f"No finished run of {dataset_name(dataset)} under `{runs_root}`."
     return "\n".join(lines)
