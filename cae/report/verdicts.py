@@ -172,9 +172,10 @@ def profile_frames(runs_root: str | Path, profile: str) -> tuple[pd.DataFrame, p
 
 
 def mapping_ceilings(runs: list[RunArtifacts]) -> pd.DataFrame:
-    """Per run and eval split: the k protocol (a) mapped from, the classes, the accuracy any
-    labelling of k clusters could reach at best (`mapping_ceiling`, from the split's class
-    counts in mapping_vs_k.json) and what (a) scored. Runs without that file are left out."""
+    """Per run and eval split: the elbow's k (protocol (a) maps from its prototypes), the
+    classes, the accuracy any labelling of k clusters could reach at best (`mapping_ceiling`,
+    from the split's class counts in mapping_vs_k.json) and what (a) scored. Runs without
+    that file are left out."""
     rows = []
     for run in runs:
         try:
@@ -186,8 +187,7 @@ def mapping_ceilings(runs: list[RunArtifacts]) -> pd.DataFrame:
             m = run.metrics
             hit = m[(m["model"] == names.OURS) & (m["split"] == split)
                     & (m["protocol"] == names.STAT)]
-            k = int(hit["k"].iloc[0]) if len(hit) and "k" in m and pd.notna(hit["k"].iloc[0]) \
-                else int(run.elbow["k"])
+            k = int(run.elbow["k"])
             rows.append(dict(seed=run.config.seed, split=split, k=k, classes=len(class_counts),
                              ceiling=mapping_ceiling(class_counts, k),
                              accuracy=float(hit["accuracy"].iloc[0]) if len(hit) else np.nan))
